@@ -1,0 +1,149 @@
+"""Click parameter types and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+__all__ = [
+    "SIZE",
+    "FLOAT",
+    "INT_LIST",
+    "FLOAT_LIST",
+    "STR_LIST",
+    "INT_RANGE",
+    "LOG_GRID",
+    "echo_json",
+    "to_jsonable",
+]
+
+
+class _Size(click.ParamType):
+    """A non-negative integer written plainly or in float notation: ``1000``, ``1e6``."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected an integer such as 1000 or 1e6; got {value!r}", param, ctx)
+        if not math.isfinite(f) or f != int(f):
+            self.fail(f"expected a whole number; got {value!r}", param, ctx)
+        return int(f)
+
+
+class _Float(click.ParamType):
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            self.fail(f"expected a number; got {value!r}", param, ctx)
+
+
+class _List(click.ParamType):
+    """A comma-separated list: ``2,4,8``."""
+
+    def __init__(self, item: click.ParamType, name: str):
+        self.item = item
+        self.name = name
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        parts = [p.strip() for p in str(value).split(",") if p.strip()]
+        if not parts:
+            self.fail("expected a comma-separated list; got an empty value", param, ctx)
+        return [self.item.convert(p, param, ctx) for p in parts]
+
+
+class _IntRange(click.ParamType):
+    """``a:b`` (inclusive of a, exclusive of b, as Python's range) or a list ``1,2,5``."""
+
+    name = "range"
+
+    def __init__(self, inclusive: bool = False):
+        self.inclusive = inclusive
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple, range)):
+            return list(value)
+        s = str(value)
+        if ":" in s:
+            a, _, b = s.partition(":")
+            lo, hi = SIZE.convert(a, param, ctx), SIZE.convert(b, param, ctx)
+            out = list(range(lo, hi + 1 if self.inclusive else hi))
+            if not out:
+                self.fail(f"the range {s!r} is empty", param, ctx)
+            return out
+        return INT_LIST.convert(s, param, ctx)
+
+
+class _LogGrid(click.ParamType):
+    """``lo:hi:n`` — n points log-spaced from lo to hi inclusive — or a list ``1e8,1e9``."""
+
+    name = "grid"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return [float(v) for v in value]
+        s = str(value)
+        if ":" in s:
+            parts = s.split(":")
+            if len(parts) != 3:
+                self.fail(f"expected lo:hi:n such as 1e8:1e12:13; got {s!r}", param, ctx)
+            lo, hi = FLOAT.convert(parts[0], param, ctx), FLOAT.convert(parts[1], param, ctx)
+            n = SIZE.convert(parts[2], param, ctx)
+            if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
+                self.fail(f"grid ends must be > 0; got {s!r}", param, ctx)
+            if n < 1 or (n == 1 and lo != hi):
+                self.fail(f"need n >= 2 points for lo != hi; got {s!r}", param, ctx)
+            if n == 1:
+                return [lo]
+            step = (math.log10(hi) - math.log10(lo)) / (n - 1)
+            return [10 ** (math.log10(lo) + i * step) for i in range(n)]
+        return FLOAT_LIST.convert(s, param, ctx)
+
+
+SIZE = _Size()
+FLOAT = _Float()
+INT_LIST = _List(SIZE, "ints")
+FLOAT_LIST = _List(FLOAT, "floats")
+STR_LIST = _List(click.STRING, "names")
+INT_RANGE = _IntRange()
+LOG_GRID = _LogGrid()
+
+
+def to_jsonable(x):
+    """Convert numpy scalars/arrays, paths and polars frames into JSON-ready values.
+
+    Non-finite floats become ``null`` so the output is strict JSON.
+    """
+    import numpy as np  # numpy is light; imported here to keep this module's import minimal
+
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if hasattr(x, "to_dicts") and hasattr(x, "columns"):  # a polars DataFrame
+        return [to_jsonable(r) for r in x.to_dicts()]
+    if isinstance(x, np.ndarray):
+        return [to_jsonable(v) for v in x.tolist()]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)
+
+
+def echo_json(obj) -> None:
+    """Print `obj` as one strict JSON object on stdout."""
+    click.echo(json.dumps(to_jsonable(obj), allow_nan=False))

@@ -1,0 +1,174 @@
+"""Writing results safely: atomic files and folders, parquet tables, and run manifests.
+
+Nothing half-written is ever left behind: every file is written to a temporary path beside
+its destination and renamed into place; a run folder is built under a temporary name and
+renamed when complete (`atomic_dir`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+from theory.errors import ParameterError
+
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_parquet",
+    "atomic_dir",
+    "ensure_writable_dir",
+    "package_versions",
+    "git_state",
+    "manifest_base",
+    "write_json",
+]
+
+#: the distributions whose versions every manifest records
+TRACKED_PACKAGES = (
+    "skill-emergence-sim",
+    "numpy",
+    "numba",
+    "scipy",
+    "polars",
+    "networkx",
+    "click",
+    "matplotlib",
+    "rich",
+    "dask",
+    "distributed",
+)
+
+
+def ensure_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
+    """Create `path` if needed and check that it is a writable folder, else `ParameterError`."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ParameterError(param, f"cannot create folder {str(p)!r}: {e.strerror}") from None
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise ParameterError(param, f"folder {str(p)!r} is not writable")
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """`atomic_write_bytes` for UTF-8 text."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Write `obj` as indented, strict JSON, atomically."""
+    from sim.commands._options import to_jsonable
+
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def write_parquet(df, path: str | os.PathLike) -> Path:
+    """Write a polars DataFrame to `path` atomically.
+
+    Statistics are off and compression fixed, so the same table gives the same bytes.
+    """
+    import io
+
+    buf = io.BytesIO()
+    df.write_parquet(buf, compression="zstd", compression_level=3, statistics=False)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside `final`; rename it to `final` on success.
+
+    On any exception (including KeyboardInterrupt) the temporary folder is removed, so an
+    interrupted run leaves nothing behind. `final` must not exist yet.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        raise ParameterError("--out", f"{str(final)!r} already exists")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:
+    """Installed versions of `names` (None for those not installed)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = metadata.version(n)
+        except metadata.PackageNotFoundError:
+            out[n] = None
+    return out
+
+
+def git_state(path: str | os.PathLike | None = None) -> dict[str, object]:
+    """The git commit of the source tree and whether it has uncommitted changes.
+
+    Returns ``{"commit": None, "dirty": None}`` outside a git checkout.
+    """
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
+        )
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def manifest_base() -> dict[str, object]:
+    """The provenance every manifest carries: versions, git state, host, time (after sacred)."""
+    return {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "git": git_state(),
+        "host": {
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+        },
+    }
