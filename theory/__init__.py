@@ -28,7 +28,7 @@ _LAZY = {
         "DEFAULT_ALPHAS", "lhs", "holds", "alpha_max", "beta_star", "emergence_curve",
         "log_failure_bound", "beta_star_finite", "beta_adv",
     ),
-    "theory.tensor": ("kprime_error", "tuple_curve", "theta_for_tuples"),
+    "theory.tensor": ("kprime_error", "tuple_curve", "theta_for_tuples", "tuple_failure_rate"),
     "theory.scaling": (
         "ScalingFit", "FITS", "get_fit", "loss", "excess_loss", "compute", "compute_optimal",
         "DEFAULT_CALIBRATION", "theta_from_delta", "scale_to_halve", "doublings_per_10x",
