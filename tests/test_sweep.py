@@ -1,0 +1,313 @@
+"""Sweep grids and the in-process sweep machinery (sim.sweep_grid, sim.sweep).
+
+The machinery tests inject `fake_cell`, a tiny deterministic stand-in for `sim.pipeline.run`
+with the same table shape, so they check expansion, hashing, storage, resume and collection
+exactly (no statistics involved); `test_real_pipeline_cells` runs the real pipeline on a
+two-cell grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+import tomllib
+
+import numpy as np
+import polars as pl
+import pytest
+
+from sim.config import RunConfig
+from sim.sweep import SweepError, collect, run_sweep
+from sim.sweep_grid import (
+    GRID_ORDER,
+    cell_hash,
+    expand_grid,
+    grid_to_toml,
+    load_grid_toml,
+    read_sweep_toml,
+)
+from theory.errors import ParameterError
+
+#: the columns of sim.pipeline.RunResult.scales, in order (the contract the sweep builds on)
+SCALES_COLUMNS = [
+    "scale", "params", "tokens", "compute", "delta", "theta_target", "theta", "mean_competence",
+    "frac_competent_50", "frac_competent_90", "frac_competent_99", "competence_k1",
+    "competence_k2", "competence_k4", "competence_k8", "bound_holds", "worst_tightness",
+    "doubling_multiplier",
+]
+
+SMALL = {"params": "1e8:1e12:3", "n_tuples": 2000}
+
+
+def fake_cell(cfg: dict):
+    """Deterministic stand-in for the pipeline: a scales-shaped table keyed on the config."""
+    n = np.asarray(cfg["params"], dtype=float)
+    seed = int.from_bytes(hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).digest()[:8])
+    rng = np.random.default_rng(seed)
+    theta = np.clip(0.28 * (406.4 / n**0.34 + 410.7 / (20 * n) ** 0.28), 0, 1)
+    comp = 1 - theta * (1 + 0.05 * rng.standard_normal(n.size))
+    table = pl.DataFrame({
+        "scale": pl.Series(np.arange(n.size), dtype=pl.Int32), "params": n, "tokens": 20 * n,
+        "compute": 120 * n * n, "delta": theta / 0.28, "theta_target": theta, "theta": theta,
+        "mean_competence": comp, "frac_competent_50": comp, "frac_competent_90": comp**2,
+        "frac_competent_99": comp**3, "competence_k1": comp, "competence_k2": comp**2,
+        "competence_k4": comp**4, "competence_k8": comp**8, "bound_holds": comp > 0.5,
+        "worst_tightness": rng.random(n.size),
+        "doubling_multiplier": np.append(10 + rng.random(n.size - 1), np.nan),
+    })
+    return table, {"measured_median": 10.5, "measured_iqr": [10.2, 10.8], "predicted": 10.0,
+                   "axis": cfg["axis"]}
+
+
+# --------------------------------------------------------------------------------------------
+# expansion
+
+
+def test_product_order_seed_fastest():
+    spec = {"seed": "0:2", "failure": ["random", "adversarial"], "k": [2, 4], "n_skills": [50, 80]}
+    grid = expand_grid({**spec, **SMALL})
+    assert grid.varied == ("n_skills", "k", "failure", "seed")
+    # independently: the product in the documented order n_skills, k, failure, seed
+    expected = list(itertools.product([50, 80], [2, 4], ["random", "adversarial"], [0, 1]))
+    got = [(c.key["n_skills"], c.key["k"], c.key["failure"], c.key["seed"]) for c in grid.cells]
+    assert got == expected
+    assert [c.index for c in grid.cells] == list(range(16))
+    assert grid.columns == ("n_skills", "k", "failure", "seed")
+    assert GRID_ORDER[-1] == "seed" and GRID_ORDER[0] == "n_skills"
+    for c, (s, k, f, seed) in zip(grid.cells, expected, strict=True):
+        assert c.config == RunConfig(n_skills=s, k=k, failure=f, seed=seed,
+                                     params=(1e8, 1e10, 1e12), n_tuples=2000).validated()
+
+
+def test_single_seed_is_still_a_column_and_fixed_keys_are_not():
+    grid = expand_grid({"k": [2, 4], "n_skills": 50, **SMALL})
+    assert grid.varied == ("k",)
+    assert grid.columns == ("k", "seed")
+    assert grid.default_id().startswith("k-")
+
+
+def test_cell_hash_is_sha256_of_canonical_json():
+    cfg = RunConfig(n_skills=50, k=2, params=(1e8, 1e9), n_tuples=2000)
+    d = cfg.validated().to_dict()
+    text = json.dumps({"format": 1, "config": d}, sort_keys=True, separators=(",", ":"))
+    assert cell_hash(cfg) == hashlib.sha256(text.encode()).hexdigest()
+    # the derived default n_texts = 1000 * skills is the same cell as writing it out
+    assert cell_hash(cfg) == cell_hash(RunConfig(n_skills=50, k=2, n_texts=50_000,
+                                                 params=(1e8, 1e9), n_tuples=2000))
+    assert cell_hash(cfg) != cell_hash(RunConfig(n_skills=50, k=2, params=(1e8, 1e9),
+                                                 n_tuples=2000, seed=1))
+
+
+def test_toml_file_equals_cli_lists(tmp_path):
+    from sim.commands._options import INT_LIST, INT_RANGE, LOG_GRID, STR_LIST
+
+    p = tmp_path / "grid.toml"
+    p.write_text(textwrap.dedent("""\
+        n_skills = [50, 100]
+        k = [2, 4]
+        skill_dist = ["uniform", "zipf:1.1"]
+        failure = "adversarial"
+        params = "1e8:1e12:5"
+        seed = "0:3"
+        n_tuples = 2000
+    """))
+    from_toml = expand_grid(load_grid_toml(p))
+    # what `sim sweep --skills 50,100 --k 2,4 --skill-dist uniform,zipf:1.1 ...` builds
+    from_cli = expand_grid({
+        "n_skills": INT_LIST.convert("50,100", None, None),
+        "k": INT_LIST.convert("2,4", None, None),
+        "skill_dist": STR_LIST.convert("uniform,zipf:1.1", None, None),
+        "failure": STR_LIST.convert("adversarial", None, None),
+        "params": [LOG_GRID.convert("1e8:1e12:5", None, None)],
+        "seed": INT_RANGE.convert("0:3", None, None),
+        "n_tuples": 2000,
+    })
+    assert [c.hash for c in from_toml.cells] == [c.hash for c in from_cli.cells]
+    assert len(from_toml.cells) == 2 * 2 * 2 * 3
+    assert from_toml.default_id() == from_cli.default_id()
+
+
+def test_lists_of_grids_expand_params():
+    grid = expand_grid({"params": [[1e8, 1e9], "1e8:1e12:3"], "kprimes": [1, 2], "n_tuples": 9})
+    assert grid.varied == ("params",)
+    assert [c.config.params for c in grid.cells] == [(1e8, 1e9), (1e8, 1e10, 1e12)]
+    assert grid.cells[0].config.kprimes == (1, 2)
+
+
+def test_sweep_toml_round_trips(tmp_path):
+    grid = expand_grid({"n_skills": [50, 100], "k": [2, 4], "skill_dist": ["uniform", "zipf:1.1"],
+                        "tokens_per_param": [20, 40.5], "iid": [False, True], "seed": [3, 7],
+                        "calibration": 0.3, **SMALL})
+    text = grid_to_toml(grid, "my-sweep")
+    data = tomllib.loads(text)  # valid TOML
+    assert data["sweep"]["id"] == "my-sweep" and data["sweep"]["n_cells"] == len(grid.cells)
+    p = tmp_path / "sweep.toml"
+    p.write_text(text)
+    spec, hashes = read_sweep_toml(p)
+    assert hashes == [c.hash for c in grid.cells]
+    again = expand_grid(spec)
+    assert [c.hash for c in again.cells] == hashes
+    assert again.default_id() == grid.default_id()
+    assert [c.hash for c in expand_grid(load_grid_toml(p)).cells] == hashes  # [grid] table
+
+
+@pytest.mark.parametrize(
+    "spec, param",
+    [
+        ({"k": [2, 0]}, "k"),
+        ({"n_skills": [100, 3], "k": 4}, "k"),  # k > skills in one cell only
+        ({"failure": ["random", "bogus"]}, "failure"),
+        ({"learner": "nope"}, "learner"),
+        ({"skill_dist": "zipf:-1"}, "skill_dist"),
+        ({"fit": "nope"}, "fit"),
+        ({"bogus_key": 1}, "bogus_key"),
+        ({"iid": "yes"}, "iid"),
+        ({"tokens_per_param": "x"}, "tokens_per_param"),
+        ({"seed": "3:3"}, "seed"),
+        ({"seed": -1}, "seed"),
+        ({"params": "1e8:1e12"}, "params"),
+        ({"params": [1e9, 1e8]}, "params"),
+        ({"params": [1e8, [1e9]]}, "params"),
+        ({"k": []}, "k"),
+        ({"k": [2, 4, 2]}, "k"),
+        ({"skill_dist": ["uniform", "Uniform"]}, "skill_dist"),  # same cell after validation
+        ({"n_texts": [0]}, "n_texts"),
+    ],
+)
+def test_bad_grid_names_the_key(spec, param):
+    with pytest.raises(ParameterError) as e:
+        expand_grid(spec)
+    assert e.value.param == param
+
+
+def test_bad_grid_uses_the_callers_names():
+    with pytest.raises(ParameterError) as e:
+        expand_grid({"n_skills": [100, 3], "k": 4}, names={"k": "--k", "n_skills": "--skills"})
+    assert e.value.param == "--k"
+    assert "n_skills=3" in e.value.message  # says which cell
+
+
+def test_unreadable_toml(tmp_path):
+    p = tmp_path / "g.toml"
+    p.write_text("k = [2, 4\n")
+    with pytest.raises(ParameterError, match="invalid TOML"):
+        load_grid_toml(p)
+    with pytest.raises(ParameterError, match="cannot read"):
+        load_grid_toml(tmp_path / "missing.toml")
+
+
+# --------------------------------------------------------------------------------------------
+# running in-process with the stand-in cell
+
+
+def test_sweep_folder_tables_and_resume(tmp_path):
+    spec = {"n_skills": [50, 80], "k": [2, 4], "seed": "0:2", **SMALL}
+    calls = []
+
+    def counted(cfg):
+        calls.append(cfg["seed"])
+        return fake_cell(cfg)
+
+    res = run_sweep(spec, tmp_path, cell_fn=counted, summary=False)
+    folder = tmp_path / "sweeps" / res.sweep_id
+    assert res.folder == folder and res.n_cells == 8 and res.n_run == 8 and res.n_skipped == 0
+    assert len(calls) == 8
+    assert sorted(p.name for p in (folder / "cells").glob("*.parquet")) == sorted(
+        f"{c.hash}.parquet" for c in res.grid.cells)
+    runs = pl.read_parquet(folder / "runs.parquet")
+    assert runs.columns == ["n_skills", "k", "seed", *SCALES_COLUMNS]
+    assert runs.height == 8 * 3
+    # rows in cell order, then scale order; each block is that cell's own table
+    for c in res.grid.cells:
+        block = runs.slice(3 * c.index, 3)
+        assert block.select(["n_skills", "k", "seed"]).unique().to_dicts() == [c.key]
+        assert block.select(SCALES_COLUMNS).equals(fake_cell(c.config.to_dict())[0])
+    dbl = pl.read_parquet(folder / "doubling.parquet")
+    assert dbl.height == 8 and dbl["predicted"].to_list() == [10.0] * 8
+    before = (folder / "runs.parquet").read_bytes()
+
+    # the same sweep again: every cell skipped, same bytes
+    again = run_sweep(spec, tmp_path, cell_fn=counted, summary=False)
+    assert (again.n_run, again.n_skipped, len(calls)) == (0, 8, 8)
+    assert (folder / "runs.parquet").read_bytes() == before
+
+    # lose two cells: only those run again, and the table is unchanged
+    for c in res.grid.cells[3:5]:
+        (folder / "cells" / f"{c.hash}.parquet").unlink()
+    third = run_sweep(spec, tmp_path, cell_fn=counted, summary=False)
+    assert (third.n_run, third.n_skipped, len(calls)) == (2, 6, 10)
+    assert (folder / "runs.parquet").read_bytes() == before
+
+
+def test_name_holding_another_grid_is_refused(tmp_path):
+    run_sweep({"k": [2, 4], **SMALL}, tmp_path, name="mine", cell_fn=fake_cell, summary=False)
+    with pytest.raises(ParameterError) as e:
+        run_sweep({"k": [2, 8], **SMALL}, tmp_path, name="mine", cell_fn=fake_cell,
+                  summary=False)
+    assert e.value.param == "--name"
+    with pytest.raises(ParameterError):
+        run_sweep({"k": [2, 4], **SMALL}, tmp_path, name="../up", cell_fn=fake_cell)
+
+
+def test_failed_cells_keep_the_others_and_rerun(tmp_path):
+    spec = {"k": [2, 4, 8], **SMALL}
+
+    def flaky(cfg):
+        if cfg["k"] == 4:
+            raise RuntimeError("boom")
+        return fake_cell(cfg)
+
+    with pytest.raises(SweepError, match="1 of 3 cells failed.*boom"):
+        run_sweep(spec, tmp_path, cell_fn=flaky, summary=False)
+    folder = tmp_path / "sweeps" / expand_grid(spec).default_id()
+    assert len(list((folder / "cells").glob("*.parquet"))) == 2
+    assert not (folder / "runs.parquet").exists()
+    res = run_sweep(spec, tmp_path, cell_fn=fake_cell, summary=False)
+    assert (res.n_run, res.n_skipped) == (1, 2)
+
+
+def test_collect_refuses_an_unfinished_sweep(tmp_path):
+    spec = {"k": [2, 4], **SMALL}
+    res = run_sweep(spec, tmp_path, cell_fn=fake_cell, summary=False)
+    (res.folder / "cells" / f"{res.grid.cells[1].hash}.parquet").unlink()
+    with pytest.raises(SweepError, match="has not finished"):
+        collect(res.grid, res.folder)
+
+
+def test_summary_and_plots(tmp_path):
+    spec = {"k": [2, 4], "failure": ["random", "adversarial"], "seed": "0:2", **SMALL}
+    res = run_sweep(spec, tmp_path, cell_fn=fake_cell)
+    names = {p.name for p in res.files}
+    assert {"runs.parquet", "doubling.parquet", "summary.md", "competence.png", "doubling.png",
+            "tightness.png", "manifest.json"} <= names
+    text = (res.folder / "summary.md").read_text()
+    assert "k=2, failure=random" in text and "![competence](competence.png)" in text
+    for png in ("competence.png", "doubling.png", "tightness.png"):
+        assert (res.folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    manifest = json.loads((res.folder / "manifest.json").read_text())
+    assert manifest["cells"] == {"total": 8, "run": 8, "skipped": 0}
+    assert "versions" in manifest and "git" in manifest
+
+
+def test_workers_one_does_not_import_dask(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from sim.sweep import run_sweep
+        from fakecell import fake_cell
+        run_sweep({{"k": [2, 4], "params": [1e8, 1e9], "n_tuples": 10}}, {str(tmp_path)!r},
+                  cell_fn=fake_cell, summary=False)
+        bad = sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))
+        assert not bad, bad
+    """)
+    src = (__import__("pathlib").Path(__file__)).read_text()
+    start, end = src.index("def fake_cell"), src.index("# ----", src.index("def fake_cell"))
+    (tmp_path / "fakecell.py").write_text(
+        "import hashlib, json\nimport numpy as np\nimport polars as pl\n\n" + src[start:end])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
