@@ -228,16 +228,51 @@ def _store_cell(folder: Path, h: str, scales, doubling: Mapping) -> None:
     write_parquet(scales, table)
 
 
+def _probe(scheduler: str) -> None:
+    """Fail fast, before any Dask client exists, when nothing listens at a tcp:// address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
+    if url.scheme != "tcp":
+        return  # tls://, ucx://, ...: the client checks
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise ParameterError("--scheduler", f"expected tcp://HOST:PORT; got {scheduler!r}")
+    try:
+        with socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT_S):
+            pass
+    except OSError as e:
+        raise ParameterError(
+            "--scheduler", f"cannot reach a Dask scheduler at {scheduler!r} within "
+            f"{SCHEDULER_TIMEOUT_S:g} s ({e.strerror or type(e).__name__})"
+        ) from None
+
+
 def _connect(scheduler: str):
+    """A client of the scheduler at `scheduler`, or `ParameterError` within ~2 x the timeout."""
+    _probe(scheduler)
+    import asyncio
+
     from distributed import Client
+    from distributed.comm import connect
+
+    async def handshake():
+        comm = await connect(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        await comm.close()
 
     try:
+        # a Dask handshake first: a client that fails to start waits long to close
+        asyncio.run(asyncio.wait_for(handshake(), SCHEDULER_TIMEOUT_S))
         return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - anything here means "not a usable scheduler"
         detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise ParameterError(
             "--scheduler",
-            f"cannot reach a Dask scheduler at {scheduler!r} within {SCHEDULER_TIMEOUT_S:g} s "
+            f"cannot use {scheduler!r} as a Dask scheduler within {SCHEDULER_TIMEOUT_S:g} s "
             f"({detail})",
         ) from None
 

@@ -278,8 +278,11 @@ def _check_type(key: str, v, name: str) -> None:
 
 
 def _coerce(key: str, v):
+    """Canonical types, so that ``20`` and ``20.0`` (or ``"1e6"`` and ``1000000``) are one cell."""
     if key in _INT_FIELDS and isinstance(v, str):
         return int(float(v))
+    if key in _FLOAT_FIELDS and v is not None:
+        return float(v)
     return v
 
 

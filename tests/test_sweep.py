@@ -102,6 +102,12 @@ def test_cell_hash_is_sha256_of_canonical_json():
                                                  n_tuples=2000, seed=1))
 
 
+def test_number_spellings_are_one_cell():
+    a = expand_grid({"tokens_per_param": 20, "calibration": 1, "n_texts": "2e4", "k": 2.0})
+    b = expand_grid({"tokens_per_param": 20.0, "calibration": 1.0, "n_texts": 20000, "k": 2})
+    assert [c.hash for c in a.cells] == [c.hash for c in b.cells]
+
+
 def test_toml_file_equals_cli_lists(tmp_path):
     from sim.commands._options import INT_LIST, INT_RANGE, LOG_GRID, STR_LIST
 
