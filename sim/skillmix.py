@@ -1003,7 +1003,10 @@ def _fmt_n(x: float) -> str:
 def plot_skillmix(run: SkillMixRun, path) -> None:
     """Four panels: the three metrics against k (one line per scale, 95% bands) and novelty.
 
-    Written as a 150 dpi PNG (Agg backend).
+    The novelty panel (log scale) shows the measured fraction of evaluated combinations that
+    occur in some training piece (Wilson 95% bars), a downward triangle at the 95% upper
+    limit where none was seen but some could be, and the bound ``p_s^k p_t L``; right of the
+    dotted line (k > k_train) no combination can occur. Written as a 150 dpi PNG (Agg).
     """
     import matplotlib
 
@@ -1011,60 +1014,68 @@ def plot_skillmix(run: SkillMixRun, path) -> None:
     import matplotlib.pyplot as plt
 
     t = run.table
+    cfg = run.config
     scales = sorted(set(t["scale"].to_list()))
     cmap = plt.get_cmap("viridis")
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 9))
     panels = [("full_marks", "ratio of full marks"), ("all_skills", "ratio of all skills"),
               ("skill_fraction", "skill fraction")]
+    all_k = sorted(set(t["k"].to_list()))
     for ax, (col, label) in zip(list(axes.flat)[:3], panels, strict=True):
         for i, s in enumerate(scales):
             g = t.filter(t["scale"] == s).sort("k")
             colour = cmap(i / max(1, len(scales) - 1) * 0.9)
             ks = g["k"].to_numpy()
             ax.plot(ks, g[col].to_numpy(), "o-", color=colour,
-                    label=f"N={_fmt_n(g['params'][0])} (θ={g['theta'][0]:.3f})")
+                    label=f"N = {_fmt_n(g['params'][0])} params (θ = {g['theta'][0]:.3f})")
             ax.fill_between(ks, g[f"{col}_lo"].to_numpy(), g[f"{col}_hi"].to_numpy(),
                             color=colour, alpha=0.15, linewidth=0)
         if col == "all_skills":
-            ax.axhline(run.config.threshold, color="grey", ls="--", lw=1,
-                       label=f"handles k: ≥ {run.config.threshold:g}")
+            ax.axhline(cfg.threshold, color="grey", ls="--", lw=1,
+                       label=f"'handles k' threshold ({cfg.threshold:g})")
         ax.set_xlabel("k (skills per query)")
         ax.set_ylabel(f"{label} (fraction of queries)")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xticks(sorted(set(t["k"].to_list())))
+        ax.set_xticks(all_k)
         ax.set_title(label)
         ax.grid(alpha=0.3)
-    axes.flat[1].legend(fontsize=8, loc="lower left")
+    handles, labels = axes.flat[1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=8,
+               bbox_to_anchor=(0.5, 0.955), frameon=False)
+
     ax = axes.flat[3]
     nv = run.novelty.sort("k")
     ks = nv["k"].to_numpy()
     frac = nv["seen_fraction"].to_numpy()
-    floor = 0.5 / max(1, int(nv["n_queries"].max()))
-    ax.errorbar(ks, np.maximum(frac, floor),
-                yerr=[np.maximum(frac, floor) - np.maximum(nv["seen_fraction_lo"].to_numpy(),
-                                                           floor * 0.5),
-                      nv["seen_fraction_hi"].to_numpy() - np.maximum(frac, floor)],
-                fmt="o-", color="C3", capsize=3,
-                label="measured: fraction of evaluated combinations seen")
+    lo, hi = nv["seen_fraction_lo"].to_numpy(), nv["seen_fraction_hi"].to_numpy()
+    possible = nv["possible"].to_numpy()
+    pos = frac > 0
+    ax.errorbar(ks[pos], frac[pos], yerr=[frac[pos] - np.maximum(lo[pos], 1e-12),
+                                          hi[pos] - frac[pos]],
+                fmt="o", color="C3", capsize=3,
+                label="measured: fraction of evaluated combinations seen in training")
+    zero = (~pos) & possible
+    if zero.any():
+        ax.plot(ks[zero], hi[zero], "v", color="C3", mfc="none", ms=8,
+                label="none seen: 95% upper limit")
     ax.plot(ks, nv["coverage_bound"].to_numpy(), "s--", color="C0",
             label="bound p_s^k · p_t · L (this corpus)")
-    ax.axvline(run.config.k_train + 0.5, color="grey", ls=":", lw=1)
-    ax.text(run.config.k_train + 0.55, 0.5, f"k > k_train = {run.config.k_train}:\nnever seen",
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.axvline(cfg.k_train + 0.5, color="grey", ls=":", lw=1)
+    ax.text(cfg.k_train + 0.55, 0.5, f"k > k_train = {cfg.k_train}:\nnone can be seen",
             fontsize=8, transform=ax.get_xaxis_transform(), va="center")
     ax.set_yscale("log")
     ax.set_xlabel("k (skills per query)")
     ax.set_ylabel("fraction of (k skills, topic) combinations")
-    ax.set_title(f"novelty: corpus of L={nv['n_pieces'][0]:,} pieces "
-                 f"(zeros drawn at {floor:g})")
+    ax.set_title(f"novelty in the training corpus ({int(nv['n_pieces'][0]):,} pieces)")
     ax.set_xticks(ks)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    cfg = run.config
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=7, loc="lower left")
     fig.suptitle(f"Skill-Mix on simulated learners: {cfg.n_skills} skills, {cfg.n_topics} "
                  f"topics, {cfg.n_queries} queries per cell, best of "
-                 f"{cfg.protocol.n_generations}, majority of {cfg.protocol.n_graders} gradings "
-                 f"(95% intervals)", fontsize=10)
-    fig.tight_layout()
+                 f"{cfg.protocol.n_generations} generations, majority of "
+                 f"{cfg.protocol.n_graders} gradings (bands: 95% intervals)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     import io
 
     from sim.io import atomic_write_bytes
