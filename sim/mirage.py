@@ -828,7 +828,9 @@ def plot_real_vs_artefact(path, curves, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, le
 class MirageReport:
     """What `mirage_report` computed and wrote.
 
-    ``points`` (analytic and sampled metrics at the model sizes, joined on params and length),
+    ``points`` (`analytic_curves` joined with `sampled_curves` on params and length; the
+    sampled columns are ``accuracy_sampled``, ``accuracy_sampled_se``, ``edit_distance_sampled``,
+    ... , ``n_test``, ``accuracy_floor``, ``token_floor``),
     ``scores`` (`score_table`), ``reference`` (`theory.mirage.reference_scores` at the sizes),
     ``cliques`` (`clique_summary`), ``run`` (`RunMirage` or None), ``files`` (paths written).
     """
@@ -877,11 +879,11 @@ def mirage_report(out_dir, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, lengths=(1, 2, 
     analytic = analytic_curves(params, c, alpha, lengths, n_choices)
     sampled = sampled_curves(params, c, alpha, lengths, n_test, n_choices, seed)
     scores = score_table(analytic, sampled)
-    keep = ["params", "length", "n_test", "accuracy", "accuracy_se", "edit_distance",
-            "edit_distance_se", "mc_grade", "mc_grade_se", "accuracy_floor", "token_floor"]
+    renamed = {f"{m}{se}": f"{m}_sampled{se}" for m in ("accuracy", "edit_distance", "mc_grade")
+               for se in ("", "_se")}
     points = analytic.join(
-        sampled.select(keep).rename({k: f"{k}_sampled" for k in keep[3:8]}),
-        on=["params", "length"], how="left").sort(["length", "params"])
+        sampled.drop("log10_params").rename(renamed), on=["params", "length"], how="left"
+    ).sort(["length", "params"])
     files = [
         plot_six_panel(out / "mirage.png", params, c, alpha, lengths, n_choices, sampled, scores),
         plot_test_sets(out / "test_sets.png", sampled, c, alpha),

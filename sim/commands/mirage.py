@@ -48,7 +48,11 @@ def _fmt(v) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def mirage(c, alpha, lengths, params, n_choices, n_test, from_run, n_tuples, seed, out, as_json):
     """Schaeffer et al.'s six-panel figure, the toy curve, a clique transition for contrast,
-    and emergence scores per metric; with --from-run, the same analysis of a simulated run."""
+    and emergence scores per metric; with --from-run, the same analysis of a simulated run.
+
+    Verdict: "emergent" when |score| > 2x the score of a straight line in log N through the
+    same points. An infinite score (median increment 0, e.g. a step) is null in --json.
+    """
     from sim.mirage import check_model, mirage_report
 
     check_model(c, alpha, lengths, params, n_choices, n_test)  # fail before any work
