@@ -24,7 +24,7 @@ def _fmt(v) -> str:
 
 
 @click.command()
-@click.option("--c", "c", type=FLOAT, default=2e9, show_default=True,
+@click.option("--c", "c", type=FLOAT, default="2e9", show_default=True,
               help="Scale constant c of the per-token loss (N/c)^alpha, in parameters (> 0).")
 @click.option("--alpha", type=FLOAT, default=-0.5, show_default=True,
               help="Exponent of the per-token loss (< 0: the loss falls with scale).")
