@@ -44,8 +44,8 @@ skill fraction.
 the queries, the generations' uniforms, the graders' uniforms and the bootstrap of a given
 ``k`` are the same for every scale (common random numbers: every model sits the same test and
 the comparison across scale is not blurred by independent draws). Topics of corpus pieces
-come from the counter-based stream ``stream_key(seed, "topic")`` (`corpus_topics`), so they do
-not depend on the chunk size.
+come from the counter-based stream ``stream_key(seed, "topic")`` by inverse CDF
+(`corpus_topics`), so they do not depend on the chunk size.
 
 **A scale "handles" k** when its ratio of all skills is at least 1/2 (`HANDLE_THRESHOLD`) at
 ``k`` and at every smaller ``k`` evaluated (`largest_k_handled`). Ratio of all skills is the
@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.rng import alias_draw_np, alias_table, stream_key, u64_np
+from sim.rng import stream_key, uniform_np
 from theory.errors import ParameterError, check_int_at_least
 
 __all__ = [
@@ -605,14 +605,15 @@ def pattern_check(handled) -> dict:
 def corpus_topics(topic_weights, start: int, stop: int, seed: int = 0) -> np.ndarray:
     """Topics of corpus pieces ``start .. stop - 1`` (int64), from ``stream_key(seed, "topic")``.
 
-    Piece ``t`` gets ``alias_draw_np(u_t, *alias_table(topic_weights))`` with
-    ``u_t = u64_np(key, t)`` its 64-bit draw (`sim.rng`): a pure function of ``(seed, t)``, the
-    same whatever the chunking.
+    Piece ``t`` gets the topic whose interval of the cumulative topic measure holds
+    ``u_t = uniform_np(key, t)`` (inverse CDF; `sim.rng`): a pure function of ``(seed, t)``,
+    the same whatever the chunking. Topics of weight 0 are never drawn.
     """
     tw = _measure("topic_weights", topic_weights, len(np.asarray(topic_weights)))
-    threshold, alias = alias_table(tw)
-    u = u64_np(stream_key(seed, "topic"), np.arange(start, stop, dtype=np.int64))
-    return alias_draw_np(u, threshold, alias)
+    cdf = np.cumsum(tw)
+    cdf[-1] = 1.0  # u < 1 always lands in some interval despite rounding
+    u = uniform_np(stream_key(seed, "topic"), np.arange(start, stop, dtype=np.int64))
+    return np.searchsorted(cdf, u, side="right").astype(np.int64)
 
 
 def combination_rank(sorted_sets) -> np.ndarray:

@@ -5,6 +5,7 @@ tested (computed from the exact per-query success probabilities), so each fails 
 with probability about 6e-5.
 """
 
+import importlib.util
 import itertools
 import math
 
@@ -307,6 +308,7 @@ def test_corpus_topics_do_not_depend_on_chunking():
     assert np.array_equal(whole, parts)
     freq = np.bincount(whole, minlength=3) / 1000
     assert np.all(np.abs(freq - tw) < 4 * np.sqrt(tw * (1 - tw) / 1000))  # 4 binomial SE
+    assert 1 not in corpus_topics(np.array([0.5, 0.0, 0.5]), 0, 2000, seed=4)  # weight 0
 
 
 @pytest.mark.parametrize("replace", [False, True])
@@ -373,3 +375,14 @@ def test_config_validation():
         SkillMixConfig(params=(1e10, 1e9)).validated()
     cfg = SkillMixConfig().validated()
     assert cfg.n_texts == 101_000 and cfg.ks == (2, 3, 4, 5, 6)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sim.pipeline") is None,
+                    reason="sim.pipeline (the learners of `sim run`) has not landed")
+def test_experiment_quick(tmp_path):
+    from experiments import skillmix as exp
+
+    paths = exp.make(tmp_path, quick=True)
+    assert {p.name for p in paths} == {"skillmix.png", "skillmix.parquet",
+                                       "skillmix_novelty.parquet", "skillmix.md"}
+    assert all(p.exists() for p in paths)
