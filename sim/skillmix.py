@@ -582,7 +582,9 @@ def pattern_check(handled) -> dict:
         ``smallest_k_max``, ``largest_k_max`` (None = none handled), ``reproduced`` (bool),
         ``message`` (one sentence).
     """
-    ks = handled.sort("scale")["k_max"].to_list()
+    h = handled.sort("scale")
+    ks = h["k_max"].to_list()
+    th = h["theta"].to_list()
     small, large = ks[0], ks[-1]
     ok = small == 2 and large is not None and large >= 5
 
@@ -593,9 +595,18 @@ def pattern_check(handled) -> dict:
         msg = (f"paper's pattern reproduced: the smallest scale handles {show(small)}, "
                f"the largest {show(large)}")
     else:
+        why = []
+        if small is None:
+            why.append(f"the smallest learner (theta={th[0]:.3f}) is too weak for k=2")
+        elif small > 2:
+            why.append(f"the smallest learner (theta={th[0]:.3f}) is too strong: it handles "
+                       f"k={small}")
+        if large is None or large < 5:
+            why.append(f"the largest learner (theta={th[-1]:.3f}) is too weak for k=5")
         msg = (f"paper's pattern NOT reproduced (it needs the smallest scale at k=2 and the "
                f"largest at k>=5): the smallest scale handles {show(small)}, the largest "
-               f"{show(large)}")
+               f"{show(large)}; " + "; ".join(why) + ". Skill-Mix's absolute levels depend on "
+               "theta = calibration x delta, a constant the theory leaves free (THEORY.md §2)")
     return {"smallest_k_max": small, "largest_k_max": large, "reproduced": ok, "message": msg}
 
 
