@@ -38,7 +38,8 @@ def parse_skill_dist(spec: str) -> tuple[str, float | None]:
         try:
             a = float(s[5:])
         except ValueError:
-            raise ParameterError("skill_dist", f"expected uniform or zipf:A; got {spec!r}") from None
+            raise ParameterError("skill_dist",
+                                 f"expected uniform or zipf:A; got {spec!r}") from None
         if not (math.isfinite(a) and a > 0):
             raise ParameterError("skill_dist", f"the Zipf exponent A must be > 0; got {spec!r}")
         return "zipf", a
@@ -101,11 +102,14 @@ class RunConfig:
         n_texts = check_int_at_least("texts", n_texts, 1)
         parse_skill_dist(self.skill_dist)
         if self.learner not in LEARNERS:
-            raise ParameterError("learner", f"must be one of {', '.join(LEARNERS)}; got {self.learner!r}")
+            raise ParameterError("learner",
+                                 f"must be one of {', '.join(LEARNERS)}; got {self.learner!r}")
         if self.failure not in FAILURES:
-            raise ParameterError("failure", f"must be one of {', '.join(FAILURES)}; got {self.failure!r}")
+            raise ParameterError("failure",
+                                 f"must be one of {', '.join(FAILURES)}; got {self.failure!r}")
         if self.axis not in AXES:
-            raise ParameterError("axis", f"must be one of {', '.join(AXES)}; got {self.axis!r}")
+            raise ParameterError("axis",
+                                 f"must be one of {', '.join(AXES)}; got {self.axis!r}")
         params = tuple(float(p) for p in self.params)
         if not params:
             raise ParameterError("params", "the scale grid is empty")
@@ -138,7 +142,8 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ParameterError(unknown[0], f"unknown run option; known: {', '.join(sorted(names))}")
+            raise ParameterError(unknown[0],
+                                 f"unknown run option; known: {', '.join(sorted(names))}")
         d = dict(d)
         for key in ("params", "kprimes"):
             if key in d and d[key] is not None:
