@@ -106,6 +106,7 @@ __all__ = [
     "summary_markdown",
     "write_skillmix",
     "write_skillmix_atomically",
+    "unseen_successes",
 ]
 
 DEFAULT_N_SKILLS = 101
@@ -874,9 +875,11 @@ class SkillMixConfig:
             kw["failure"] = self.failure
         if self.calibration is not None:
             kw["calibration"] = self.calibration
+        # Skill-Mix needs only the per-skill failure rates: k'-tuple measurements are cut to
+        # k' = 1 and 1000 tuples (they use their own streams; the failure rates are the same)
         return RunConfig(n_skills=self.n_skills, k=self.k_train, n_texts=self.n_texts,
                          skill_dist=self.skill_dist, params=tuple(self.params),
-                         seed=self.seed, **kw).validated()
+                         seed=self.seed, kprimes=(1,), n_tuples=1000, **kw).validated()
 
     def to_dict(self) -> dict:
         import dataclasses
@@ -1004,6 +1007,20 @@ def run_skillmix(cfg: SkillMixConfig, *, competence=None, thetas=None, mu1=None)
 
 
 # --------------------------------------------------------------------------- output
+
+
+def unseen_successes(table) -> dict:
+    """Per k, the fraction of full-marks answers (pooled over scales) on unseen combinations.
+
+    Returns ``{k: fraction or None}`` (None where no answer got full marks).
+    """
+    out = {}
+    for k in sorted(set(table["k"].to_list())):
+        g = table.filter(table["k"] == k)
+        succ = (g["full_marks"] * g["n_queries"]).to_numpy()
+        un = g["unseen_success_fraction"].fill_null(0.0).to_numpy()
+        out[k] = None if succ.sum() == 0 else float((succ * un).sum() / succ.sum())
+    return out
 
 
 def _fmt_n(x: float) -> str:
@@ -1138,6 +1155,10 @@ def summary_markdown(run: SkillMixRun) -> str:
                      f"{r['seen_fraction']:.4f} | {r['coverage_bound']:.4g} | "
                      f"{'yes' if r['bound_holds'] else 'NO'} |")
     nv = run.novelty
+    us = ", ".join(f"k={k}: {'-' if v is None else f'{100 * v:.0f}%'}"
+                   for k, v in unseen_successes(run.table).items())
+    lines += ["", f"Full-marks answers on combinations no training piece holds (pooled over "
+              f"scales): {us}."]
     lines += ["", f"p_s = {nv['p_skill'][0]:.4g} (largest skill frequency), p_t = "
               f"{nv['p_topic'][0]:.4g} (largest topic frequency), L = {nv['n_pieces'][0]:,}. "
               "A bound >= 1 is vacuous.", "",

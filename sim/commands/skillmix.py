@@ -94,7 +94,7 @@ def _ci(v, lo, hi) -> str:
 
 
 def _print_human(result, files) -> None:
-    from sim.skillmix import _fmt_n
+    from sim.skillmix import _fmt_n, unseen_successes
 
     cfg = result.config
     click.echo(f"Skill-Mix: {cfg.n_skills} skills, {cfg.n_topics} topics, {cfg.n_queries} "
@@ -124,6 +124,10 @@ def _print_human(result, files) -> None:
         click.echo(f"  k={r['k']}: {r['n_seen']}/{r['n_queries']} evaluated combinations seen "
                    f"({r['seen_fraction']:.4f}); bound p_s^k p_t L = {r['coverage_bound']:.4g}"
                    f"{'' if r['bound_holds'] else '  BOUND EXCEEDED'}{tail}")
+    us = unseen_successes(result.table)
+    click.echo("full-marks answers on combinations no training piece holds (pooled over scales): "
+               + ", ".join(f"k={k}: {'-' if v is None else f'{100 * v:.0f}%'}"
+                           for k, v in us.items()))
     paper = result.paper
     bits = []
     for r in paper.iter_rows(named=True):
