@@ -256,6 +256,7 @@ def _connect(scheduler: str):
     """A client of the scheduler at `scheduler`, or `ParameterError` within ~2 x the timeout."""
     _probe(scheduler)
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from distributed import Client
     from distributed.comm import connect
@@ -265,8 +266,10 @@ def _connect(scheduler: str):
         await comm.close()
 
     try:
-        # a Dask handshake first: a client that fails to start waits long to close
-        asyncio.run(asyncio.wait_for(handshake(), SCHEDULER_TIMEOUT_S))
+        # a Dask handshake first (a client that fails to start waits long to close), in a
+        # thread of its own so that it works under a running event loop (Jupyter) too
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, asyncio.wait_for(handshake(), SCHEDULER_TIMEOUT_S)).result()
         return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
     except Exception as e:  # noqa: BLE001 - anything here means "not a usable scheduler"
         detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
@@ -279,8 +282,12 @@ def _connect(scheduler: str):
 
 def _local_cluster(workers: int, cache_dir: str | None):
     import logging
+    import warnings
 
     from distributed import Client, LocalCluster
+
+    # the scheduler's HTTP server moves off a busy :8787 by itself; no need to warn
+    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
 
     env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1"}
@@ -497,14 +504,20 @@ def run_sweep(
     from sim.io import write_parquet
 
     result.runs, result.doubling = collect(grid, folder)
-    result.files = [write_parquet(result.runs, folder / "runs.parquet"),
-                    write_parquet(result.doubling, folder / "doubling.parquet")]
+    tables = {"runs.parquet": result.runs, "doubling.parquet": result.doubling}
+    old = {n: (folder / n).read_bytes() if (folder / n).exists() else None for n in tables}
+    result.files = [write_parquet(t, folder / n) for n, t in tables.items()]
+    unchanged = all(old[p.name] == p.read_bytes() for p in result.files)
     timings["collect_s"] = time.perf_counter() - t0
     if summary:
         t0 = time.perf_counter()
-        from sim.sweep_plots import write_summary
+        from sim.sweep_plots import SUMMARY_FILES, write_summary
 
-        result.files += write_summary(folder, grid, result.runs, result.doubling, sweep_id)
+        have = [folder / n for n in SUMMARY_FILES]
+        if unchanged and all(p.exists() for p in have):
+            result.files += have  # same tables as last time: the summary stands
+        else:
+            result.files += write_summary(folder, grid, result.runs, result.doubling, sweep_id)
         timings["summary_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     result.files.append(_write_manifest(result))
@@ -563,6 +576,40 @@ def _grid_frame(grid: Grid, cells: Iterable[Cell], repeat: Sequence[int], taken:
     return pl.DataFrame(cols)
 
 
+def _doubling_frame(metas: list[dict]):
+    """One row per cell from the cells' doubling dicts (THEORY.md §5), fixed column types."""
+    import polars as pl
+
+    def num(x):
+        return float("nan") if x is None else float(x)
+
+    iqr = [m.get("measured_iqr") or [None, None] for m in metas]
+    pred = [m.get("predicted", m.get("predicted_median")) for m in metas]
+    cols = [
+        pl.Series("measured_median", [num(m.get("measured_median")) for m in metas],
+                  dtype=pl.Float64),
+        pl.Series("measured_iqr_lo", [num(q[0]) for q in iqr], dtype=pl.Float64),
+        pl.Series("measured_iqr_hi", [num(q[1]) for q in iqr], dtype=pl.Float64),
+        pl.Series("predicted", [num(v) for v in pred], dtype=pl.Float64),
+        pl.Series("axis", [m.get("axis") for m in metas], dtype=pl.String),
+    ]
+    done = {"measured_median", "measured_iqr", "predicted", "predicted_median", "axis"}
+    for key in sorted({k for m in metas for k in m} - done):
+        vals = [m.get(key) for m in metas]
+        present = [v for v in vals if v is not None]
+        if not present:
+            continue
+        if all(isinstance(v, bool) for v in present):
+            cols.append(pl.Series(key, vals, dtype=pl.Boolean))
+        elif all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            cols.append(pl.Series(key, vals, dtype=pl.Int64))
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+            cols.append(pl.Series(key, [num(v) for v in vals], dtype=pl.Float64))
+        elif all(isinstance(v, str) for v in present):
+            cols.append(pl.Series(key, vals, dtype=pl.String))
+    return pl.DataFrame(cols)
+
+
 def collect(grid: Grid, folder: str | os.PathLike):
     """Assemble ``runs.parquet`` and ``doubling.parquet`` from a sweep's finished cells.
 
@@ -571,8 +618,9 @@ def collect(grid: Grid, folder: str | os.PathLike):
     (runs, doubling) : polars.DataFrame, polars.DataFrame
         ``runs``: grid columns (`Grid.columns`; a grid key that clashes with a scales column
         is prefixed ``grid_``) then the cell's scales columns, rows in cell order then scale
-        order. ``doubling``: grid columns then ``measured_median, measured_iqr_lo,
-        measured_iqr_hi, predicted, axis``, one row per cell.
+        order. ``doubling``: one row per cell, grid columns then ``measured_median,
+        measured_iqr_lo, measured_iqr_hi, predicted, axis`` and the other scalar entries of
+        `sim.pipeline.RunResult.doubling` (sorted by name; e.g. ``within_20pct``).
     """
     import polars as pl
 
@@ -588,17 +636,6 @@ def collect(grid: Grid, folder: str | os.PathLike):
     grid_cols = _grid_frame(grid, grid.cells, [t.height for t in tables], set(scales.columns))
     runs = pl.concat([grid_cols, scales], how="horizontal")
 
-    def num(x):
-        return float("nan") if x is None else float(x)
-
-    iqr = [m.get("measured_iqr") or [None, None] for m in metas]
-    dbl = pl.DataFrame({
-        "measured_median": pl.Series([num(m.get("measured_median")) for m in metas],
-                                     dtype=pl.Float64),
-        "measured_iqr_lo": pl.Series([num(q[0]) for q in iqr], dtype=pl.Float64),
-        "measured_iqr_hi": pl.Series([num(q[1]) for q in iqr], dtype=pl.Float64),
-        "predicted": pl.Series([num(m.get("predicted")) for m in metas], dtype=pl.Float64),
-        "axis": pl.Series([m.get("axis") for m in metas], dtype=pl.String),
-    })
+    dbl = _doubling_frame(metas)
     dbl_grid = _grid_frame(grid, grid.cells, [1] * len(grid.cells), set(dbl.columns))
     return runs, pl.concat([dbl_grid, dbl], how="horizontal")

@@ -18,7 +18,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["write_summary", "configuration_labels"]
+__all__ = ["write_summary", "configuration_labels", "SUMMARY_FILES"]
+
+#: what `write_summary` writes, in order
+SUMMARY_FILES = ("summary.md", "competence.png", "doubling.png", "tightness.png")
 
 _DPI = 150
 

@@ -317,3 +317,21 @@ def test_workers_one_does_not_import_dask(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_real_pipeline_cells(tmp_path):
+    """Two real cells: each block of runs.parquet is exactly `sim.pipeline.run(config).scales`."""
+    from sim.pipeline import run
+
+    spec = {"n_skills": 50, "k": [2, 4], "n_texts": 20_000, "params": "1e8:1e12:3",
+            "n_tuples": 2000}
+    res = run_sweep(spec, tmp_path, summary=False)
+    runs = pl.read_parquet(res.folder / "runs.parquet")
+    assert runs.columns[:2] == ["k", "seed"]
+    assert set(SCALES_COLUMNS) <= set(runs.columns[2:])
+    for c in res.grid.cells:
+        direct = run(c.config).scales
+        block = runs.slice(3 * c.index, 3).drop(["k", "seed"])
+        assert block.equals(direct)
+    dbl = pl.read_parquet(res.folder / "doubling.parquet")
+    assert dbl["k"].to_list() == [2, 4] and dbl["axis"].to_list() == ["both", "both"]
