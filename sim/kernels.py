@@ -147,12 +147,22 @@ def _rule_args(rule, n_skills):
             raise ValueError(f"q must have length n_skills={n_skills}; got shape {q.shape}")
         return _SKILL, np.uint64(rule.key), 0.0, q, dummy_z, 0, 0.0
     if isinstance(rule, ThresholdFailure):
-        z = np.ascontiguousarray(rule.in_z, dtype=np.uint8)
-        if z.shape != (n_skills,):
-            raise ValueError(f"in_z must have length n_skills={n_skills}; got shape {z.shape}")
+        z = _membership(rule.in_z, n_skills)
         return (_THRESHOLD, np.uint64(rule.key), 0.0, dummy_q, z, int(rule.threshold),
                 float(rule.p_tie))
     raise TypeError(f"unknown failure rule {rule!r}")
+
+
+def _membership(in_z, n_skills) -> np.ndarray:
+    """A membership vector as contiguous uint8 0/1 of length n_skills (nonzero = in Z).
+
+    The kernels index per-skill arrays with it and histogram x = sum of its entries over a
+    piece's slots into k + 1 bins, so the length and the 0/1 values are checked here.
+    """
+    z = np.asarray(in_z)
+    if z.shape != (n_skills,):
+        raise ValueError(f"in_z must have length n_skills={n_skills}; got shape {z.shape}")
+    return np.ascontiguousarray(z != 0, dtype=np.uint8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -425,11 +435,17 @@ def _cooccur_kernel(start, stop, key, n, k, replace, uniform, table, mu1, rows, 
         cand = np.empty(m, dtype=np.int64)
         for t in range(lo, hi):
             _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
-            srt = np.sort(buf)
+            for j in range(1, k):  # insertion sort in place (k is small)
+                v = buf[j]
+                i = j - 1
+                while i >= 0 and buf[i] > v:
+                    buf[i + 1] = buf[i]
+                    i -= 1
+                buf[i + 1] = v
             nd = 0
             for j in range(k):  # distinct skills, ascending
-                if nd == 0 or srt[j] != d[nd - 1]:
-                    d[nd] = srt[j]
+                if nd == 0 or buf[j] != d[nd - 1]:
+                    d[nd] = buf[j]
                     nd += 1
             if nd < m:
                 continue
@@ -510,7 +526,7 @@ def z_histogram(graph, in_z, start=None, stop=None) -> tuple[np.ndarray, np.ndar
     start, stop = _span(graph, start, stop)
     s = graph.sampler
     wq, has_w, scale = _weights(graph)
-    z = np.ascontiguousarray(in_z, dtype=np.uint8)
+    z = _membership(in_z, s.n_skills)
     h, hw = _zhist_kernel(start, stop, *s.args(), z, wq, has_w, _n_slabs(stop - start))
     return h, (hw / scale if has_w else h / graph.n_texts)
 
@@ -530,16 +546,19 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
     size exceeds k can never co-occur (THEORY.md §5). Returns a bool array, one per row.
     """
     start, stop = _span(graph, start, stop)
-    t = np.sort(np.asarray(tuples, dtype=np.int64), axis=1)
+    t = np.asarray(tuples, dtype=np.int64)
     if t.ndim != 2:
         raise ValueError("tuples must be a 2-d array (n_tuples, k')")
+    t = np.sort(t, axis=1)
     out = np.zeros(t.shape[0], dtype=bool)
-    sizes = np.array([len(np.unique(r)) for r in t]) if t.shape[1] > 1 else np.ones(len(t), int)
+    repeat = np.zeros(t.shape, dtype=bool)
+    repeat[:, 1:] = t[:, 1:] == t[:, :-1]
+    sizes = t.shape[1] - repeat.sum(axis=1)
     for m in np.unique(sizes):
         if m > graph.k:
             continue
         sel = np.flatnonzero(sizes == m)
-        distinct = np.array([np.unique(r) for r in t[sel]], dtype=np.int64).reshape(len(sel), m)
+        distinct = t[sel][~repeat[sel]].reshape(len(sel), m)  # row-major keeps row order
         rows, inverse = np.unique(distinct, axis=0, return_inverse=True)
         rows = np.ascontiguousarray(rows)
         found = _cooccur_kernel(start, stop, *graph.sampler.args(), rows,
@@ -649,7 +668,7 @@ def z_histogram_np(graph, in_z, start=None, stop=None):
     """Numpy twin of `z_histogram`."""
     start, stop = _span(graph, start, stop)
     skills = fill_skills_np(graph, start, stop).astype(np.int64)
-    x = np.asarray(in_z, dtype=np.int64)[skills].sum(axis=1)
+    x = _membership(in_z, graph.n_skills).astype(np.int64)[skills].sum(axis=1)
     h = np.bincount(x, minlength=graph.k + 1).astype(np.int64)
     wq, has_w, scale = _weights(graph)
     if has_w:
