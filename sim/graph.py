@@ -130,20 +130,17 @@ class SkillGraph:
             raise ParameterError(
                 "texts", f"to_networkx is limited to {max_edges:.0e} edges; this graph has "
                 f"{self.n_edges:.3g} (k × texts)")
-        g = nx.Graph()
+        # networkx holds about 0.5 kB per edge and per node; check before building anything
+        self._check_materialize((self.n_edges + self.n_texts + self.n_skills) * 512, "texts")
+        sk = self.skills()
         n = self.n_skills
+        g = nx.Graph()
         g.add_nodes_from((s, {"bipartite": 0, "index": s, "mu1": float(self.mu1[s])})
                          for s in range(n))
         mu2 = self.mu2 if self.mu2 is not None else np.full(self.n_texts, 1.0 / self.n_texts)
         g.add_nodes_from((n + t, {"bipartite": 1, "index": t, "mu2": float(mu2[t])})
                          for t in range(self.n_texts))
-        sk = self.skills()
-        for t, row in enumerate(sk.tolist()):
-            for s in row:
-                if g.has_edge(s, n + t):
-                    g[s][n + t]["multiplicity"] += 1
-                else:
-                    g.add_edge(s, n + t, multiplicity=1)
+        g.add_edges_from(_piece_edges(sk, n))
         return g
 
     def _check_materialize(self, n_bytes: int, param: str) -> None:
@@ -152,6 +149,28 @@ class SkillGraph:
             raise ParameterError(
                 param, f"materializing needs about {n_bytes / 2**30:.1f} GiB but only "
                 f"{avail / 2**30:.1f} GiB is available; stream it (iter_chunks) instead")
+
+
+def _piece_edges(sk: np.ndarray, offset: int):
+    """``(skill, offset + t, {"multiplicity": m})`` for each distinct skill of each piece t,
+    in order of first occurrence (a skill repeated m times in an i.i.d. piece is one edge)."""
+    k = sk.shape[1]
+    if k > 1:
+        srt = np.sort(sk, axis=1)
+        has_repeat = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+    else:
+        has_repeat = np.zeros(sk.shape[0], dtype=bool)
+    for t, (row, rep) in enumerate(zip(sk.tolist(), has_repeat.tolist(), strict=True)):
+        v = offset + t
+        if not rep:
+            for s in row:
+                yield s, v, {"multiplicity": 1}
+        else:
+            mult: dict[int, int] = {}
+            for s in row:
+                mult[s] = mult.get(s, 0) + 1
+            for s, m in mult.items():
+                yield s, v, {"multiplicity": m}
 
 
 def skill_graph(n_skills, n_texts, k, *, skill_dist="uniform", text_weights=None,
