@@ -63,6 +63,8 @@ __all__ = [
 
 #: rejections per slot before distinct sampling falls back to an exact inverse-CDF scan
 MAX_REJECT = 32
+#: largest |S| for which pairs are marked in a dense |S|×|S| byte table (16 MiB)
+PAIR_TABLE_MAX_SKILLS = 4096
 #: fixed-point bits of the quantized mu2 weights (see `quantize_text_weights`)
 WEIGHT_BITS = 56
 
@@ -388,12 +390,16 @@ def _zhist_kernel(start, stop, key, n, k, replace, uniform, table, mu1, in_z, wq
 
 
 @njit(parallel=True, cache=True)
-def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out):
-    for i in prange(stop - start):
-        buf = np.empty(k, dtype=np.int64)
-        _text_skills(start + i, buf, key, n, k, replace, uniform, table, mu1)
-        for j in range(k):
-            out[i, j] = buf[j]
+def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out, n_slabs):
+    m = stop - start
+    for sl in prange(n_slabs):
+        lo = (m * sl) // n_slabs
+        hi = (m * (sl + 1)) // n_slabs
+        buf = np.empty(k, dtype=np.int64)  # one buffer per slab, not per piece
+        for i in range(lo, hi):
+            _text_skills(start + i, buf, key, n, k, replace, uniform, table, mu1)
+            for j in range(k):
+                out[i, j] = buf[j]
 
 
 @njit(inline="always", cache=True)
@@ -419,6 +425,25 @@ def _lex_find(rows, cand):
         else:
             hi = mid
     return -1
+
+
+@njit(parallel=True, cache=True)
+def _pair_table_kernel(start, stop, key, n, k, replace, uniform, table, mu1, n_slabs):
+    """Dense |S|×|S| table: 1 where the two skills share a piece (i < j). Writes of 1 from
+    several threads to the same cell are idempotent, so the result is deterministic."""
+    seen = np.zeros((n, n), dtype=np.uint8)
+    span = stop - start
+    for sl in prange(n_slabs):
+        lo = start + (span * sl) // n_slabs
+        hi = start + (span * (sl + 1)) // n_slabs
+        buf = np.empty(k, dtype=np.int64)
+        for t in range(lo, hi):
+            _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
+            for a in range(k):
+                for b in range(k):
+                    if buf[a] < buf[b]:
+                        seen[buf[a], buf[b]] = 1
+    return seen
 
 
 @njit(parallel=True, cache=True)
@@ -534,9 +559,9 @@ def z_histogram(graph, in_z, start=None, stop=None) -> tuple[np.ndarray, np.ndar
 def fill_skills(graph, start: int, stop: int) -> np.ndarray:
     """The skills of pieces [start, stop) as an int32 array of shape (stop − start, k)."""
     start, stop = _span(graph, start, stop)
-    out = np.empty((stop - start, graph.k), dtype=np.int64)
-    _fill_kernel(start, stop, *graph.sampler.args(), out)
-    return out.astype(np.int32)
+    out = np.empty((stop - start, graph.k), dtype=np.int32)  # skills < 2^31 (skill_graph)
+    _fill_kernel(start, stop, *graph.sampler.args(), out, _n_slabs(stop - start))
+    return out
 
 
 def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
@@ -559,6 +584,13 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
             continue
         sel = np.flatnonzero(sizes == m)
         distinct = t[sel][~repeat[sel]].reshape(len(sel), m)  # row-major keeps row order
+        if m == 1:  # a single skill co-occurs with itself iff some piece uses it
+            out[sel] = count_failures(graph, NoFailure(), start, stop).n_edges[distinct[:, 0]] > 0
+            continue
+        if m == 2 and graph.n_skills <= PAIR_TABLE_MAX_SKILLS:
+            seen = _pair_table_kernel(start, stop, *graph.sampler.args(), _n_slabs(stop - start))
+            out[sel] = seen[distinct[:, 0], distinct[:, 1]].astype(bool)
+            continue
         rows, inverse = np.unique(distinct, axis=0, return_inverse=True)
         rows = np.ascontiguousarray(rows)
         found = _cooccur_kernel(start, stop, *graph.sampler.args(), rows,

@@ -126,23 +126,27 @@ def doubling_multipliers(x: np.ndarray, comp1: np.ndarray, comp2: np.ndarray) ->
     """Measured "10x scale doubles k": per scale i, the m with comp2(m · x_i) = comp1(x_i).
 
     `comp1`, `comp2` are competence on single skills and on pairs along the path coordinate
-    `x` (increasing). comp2 is interpolated linearly in log x; its running maximum is used so
-    that sampling noise cannot make the inverse ambiguous. NaN where comp1(x_i) lies outside
-    comp2's range on x >= x_i (the grid does not reach the matching scale).
+    `x` (increasing). Error rates fall roughly as a power of scale, so comp2 is interpolated
+    with log(1 − comp2) linear in log x; its running maximum is used so that sampling noise
+    cannot make the inverse ambiguous. NaN where comp1(x_i) lies outside comp2's range on
+    x >= x_i (the grid does not reach the matching scale).
     """
     lx = np.log(np.asarray(x, dtype=np.float64))
     c2 = np.maximum.accumulate(np.asarray(comp2, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        e2 = -np.log1p(-np.minimum(c2, 1.0))  # increasing in x, +inf at competence 1
+        e1 = -np.log1p(-np.minimum(np.asarray(comp1, dtype=np.float64), 1.0))
     out = np.full(lx.shape[0], np.nan)
-    for i, target in enumerate(np.asarray(comp1, dtype=np.float64)):
-        seg_c, seg_x = c2[i:], lx[i:]
-        if seg_c.shape[0] < 2 or not (seg_c[0] <= target <= seg_c[-1]):
+    for i, target in enumerate(e1):
+        seg_e, seg_x = e2[i:], lx[i:]
+        if seg_e.shape[0] < 2 or not np.isfinite(target) or not (seg_e[0] <= target <= seg_e[-1]):
             continue
-        j = int(np.searchsorted(seg_c, target, side="left"))
+        j = int(np.searchsorted(seg_e, target, side="left"))
         if j == 0:
             out[i] = 1.0
             continue
-        c_lo, c_hi = seg_c[j - 1], seg_c[j]
-        t = 0.0 if c_hi == c_lo else (target - c_lo) / (c_hi - c_lo)
+        e_lo, e_hi = seg_e[j - 1], seg_e[j]
+        t = 0.0 if e_hi == e_lo or not np.isfinite(e_hi) else (target - e_lo) / (e_hi - e_lo)
         out[i] = float(np.exp(seg_x[j - 1] + t * (seg_x[j] - seg_x[j - 1]) - lx[i]))
     return out
 
