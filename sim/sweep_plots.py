@@ -156,7 +156,7 @@ def _plot_doubling(runs, doubling, grid, path: Path) -> Path:
     ax.set_title("Measured doubling multiplier per configuration\n(box: all scales and seeds)")
     ax.grid(axis="x", alpha=0.3)
     if len(configs):
-        ax.legend(fontsize=7, loc="best")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
@@ -195,7 +195,7 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     ax.set_xlabel("failure model")
     ax.set_ylabel("worst tightness beta_emp / beta* (ratio)")
     ax.set_title("Emergence theorem: worst tightness per failure model\n(<= 1: the bound held)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI, bbox_inches="tight")
