@@ -244,13 +244,24 @@ def _draw_skill(base, j, n, uniform, table):
     return alias_draw(u, table)
 
 
-@njit(cache=True)
-def _text_skills_sequential(base, out, n, k, uniform, table, mu1):
-    """Successive sampling of k distinct skills by rejection, from draw 0 (the reference).
+@njit(inline="always", cache=True)
+def _text_skills(t, out, key, n, k, replace, uniform, table, mu1):
+    """Fill out[:k] with the skills of piece t.
 
-    After `MAX_REJECT` rejections in one slot, the slot is drawn exactly from mu1 restricted
-    to the skills not yet chosen (`_fallback_distinct`); both give the same law.
+    With `replace`, slot j is draw j. Otherwise successive sampling by rejection: each slot
+    takes the next draw that is not already in the piece; after `MAX_REJECT` rejections in
+    one slot, the slot is drawn exactly from mu1 restricted to the skills not yet chosen
+    (`_fallback_distinct`, from the next draw); both give the same law. When draws 0..k−1 are
+    distinct (almost always) they are the k slots, as with `replace`.
+
+    (Written as one inlined loop: about 1.3x faster than drawing k slots first and redoing
+    the pieces with a repeat in a separate function, with the same bits.)
     """
+    base = text_base(key, t)
+    if replace:
+        for slot in range(k):
+            out[slot] = _draw_skill(base, slot, n, uniform, table)
+        return
     j = 0
     for slot in range(k):
         rejects = 0
@@ -270,25 +281,6 @@ def _text_skills_sequential(base, out, n, k, uniform, table, mu1):
                 j += 1
                 break
         out[slot] = s
-
-
-@njit(inline="always", cache=True)
-def _text_skills(t, out, key, n, k, replace, uniform, table, mu1):
-    """Fill out[:k] with the skills of piece t (successive sampling unless `replace`).
-
-    Fast path: draws 0..k−1 fill the k slots; that is exactly what successive sampling by
-    rejection gives whenever they are distinct, so only pieces with a repeat are redrawn by
-    `_text_skills_sequential`.
-    """
-    base = text_base(key, t)
-    for slot in range(k):
-        out[slot] = _draw_skill(base, slot, n, uniform, table)
-    if not replace:
-        for a in range(1, k):
-            for b in range(a):
-                if out[a] == out[b]:
-                    _text_skills_sequential(base, out, n, k, uniform, table, mu1)
-                    return
 
 
 @njit(inline="always", cache=True)
@@ -605,8 +597,9 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
 def fill_skills_np(graph, start: int, stop: int) -> np.ndarray:
     """Numpy twin of `fill_skills`: the same skills, drawn with vectorized numpy + a slow loop.
 
-    All k first draws are vectorized; rows that need rejections (distinct sampling) are redone
-    by a plain Python loop that follows `_text_skills` step by step.
+    All k first draws are vectorized; rows that need rejections (distinct sampling: some
+    repeat among draws 0..k−1) are redone by a plain Python loop that follows `_text_skills`
+    step by step.
     """
     s = graph.sampler
     ts = np.arange(start, stop, dtype=np.int64)
