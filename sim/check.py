@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.errors import check_int_at_least
+from theory.errors import check_int_at_least, check_open_unit
 
 __all__ = [
     "CheckResult",
@@ -47,6 +47,7 @@ __all__ = [
     "check_tensor_measured",
     "check_doubling",
     "run_battery",
+    "n_steps",
     "totals",
     "PREDICTIONS",
     "FAILURE_PROB",
@@ -230,7 +231,7 @@ def measure_at_theta(graph, failure: str, theta: float, alphas, seed: int, *,
         that several thetas on one graph use independent coins.
     z_hists : dict, optional
         Cache ``alpha -> (in_z, mu2 histogram)`` of the adversary's sets, shared across thetas
-        on the same graph (filled in when given).
+        on the same graph and seed (filled in when given).
 
     Returns
     -------
@@ -239,7 +240,9 @@ def measure_at_theta(graph, failure: str, theta: float, alphas, seed: int, *,
     from sim import kernels, learners
     from sim.measure import beta_emp
 
-    a = np.asarray(alphas, dtype=np.float64)
+    check_open_unit("theta", theta)
+    check_open_unit("alpha", alphas)
+    a = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
     mu1 = graph.mu1
     weights = None if graph.skill_dist == "uniform" else mu1
     if failure in ("random", "skill"):

@@ -143,6 +143,10 @@ def test_measure_at_theta_adversary_reads_its_own_set(small_graph):
     assert np.all(m.beta_emp > rand.beta_emp + 1.0)  # the adversary concentrates failures
     with pytest.raises(ValueError, match="failure"):
         chk.measure_at_theta(small_graph, "bogus", 0.1, alphas, seed=2)
+    with pytest.raises(ParameterError, match="theta"):
+        chk.measure_at_theta(small_graph, "random", 1.2, alphas, seed=2)
+    with pytest.raises(ParameterError, match="alpha"):
+        chk.measure_at_theta(small_graph, "random", 0.1, (0.0, 0.5), seed=2)
 
 
 def test_order_allowance_formula():
