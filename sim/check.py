@@ -250,8 +250,9 @@ def measure_at_theta(graph, failure: str, theta: float, alphas, seed: int, *,
             rule = learners.random_rule(theta, seed, stream)
         else:
             w = learners.skill_weakness(mu1, seed)
-            rule = learners.skill_rule(learners.scale_weakness(w, mu1, graph.k, theta), seed,
-                                       stream)
+            pieces = graph.skills(0, min(graph.n_texts, learners.CALIBRATION_PIECES))
+            q = learners.scale_weakness(w, mu1, graph.k, theta, pieces=pieces)
+            rule = learners.skill_rule(q, seed, stream)
         counts = kernels.count_failures(graph, rule)
         f = counts.failure_rate
         be = np.atleast_1d(beta_emp(f, weights, counts.theta, a))

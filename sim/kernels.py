@@ -438,6 +438,95 @@ def _pair_table_kernel(start, stop, key, n, k, replace, uniform, table, mu1, n_s
     return seen
 
 
+@njit(cache=True)
+def _hash_slot(key, mask):
+    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64((h >> np.uint64(20)) & np.uint64(mask))
+
+
+@njit(cache=True)
+def _build_hash(keys):
+    """Open-addressing (linear probing) table of the distinct int64 `keys`: slot -> row."""
+    size = 1
+    while size < 2 * keys.shape[0]:
+        size *= 2
+    tab_key = np.full(size, -1, dtype=np.int64)
+    tab_row = np.full(size, -1, dtype=np.int64)
+    mask = size - 1
+    for r in range(keys.shape[0]):
+        j = _hash_slot(keys[r], mask)
+        while tab_key[j] != -1 and tab_key[j] != keys[r]:
+            j = (j + 1) & mask
+        tab_key[j] = keys[r]
+        tab_row[j] = r
+    return tab_key, tab_row
+
+
+@njit(parallel=True, cache=True)
+def _cooccur_hash_kernel(start, stop, key, n, k, replace, uniform, table, mu1, rank, tab_key,
+                         tab_row, prefix, q, m, n_slabs):
+    """Like `_cooccur_kernel`, with each sorted m-subset (m >= 2) encoded exactly as an int64
+    in base |S| (requires |S|^m < 2^63) and looked up in a hash table. `prefix[a, b]` marks
+    the pairs that begin some query (a (1, 1) array disables the pruning): a subset is only
+    completed when its first two skills are such a pair. Skills are relabelled by `rank`
+    (rarest first), so a prefix is a subset's two rarest skills and the pruning bites."""
+    found = np.zeros(q, dtype=np.uint8)
+    mask = tab_key.shape[0] - 1
+    use_prefix = prefix.shape[0] > 1
+    span = stop - start
+    for sl in prange(n_slabs):
+        lo = start + (span * sl) // n_slabs
+        hi = start + (span * (sl + 1)) // n_slabs
+        buf = np.empty(k, dtype=np.int64)
+        d = np.empty(k, dtype=np.int64)
+        idx = np.empty(m, dtype=np.int64)
+        for t in range(lo, hi):
+            _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
+            for j in range(k):
+                buf[j] = rank[buf[j]]
+            for j in range(1, k):  # insertion sort in place (k is small)
+                v = buf[j]
+                i = j - 1
+                while i >= 0 and buf[i] > v:
+                    buf[i + 1] = buf[i]
+                    i -= 1
+                buf[i + 1] = v
+            nd = 0
+            for j in range(k):
+                if nd == 0 or buf[j] != d[nd - 1]:
+                    d[nd] = buf[j]
+                    nd += 1
+            if nd < m:
+                continue
+            for i0 in range(nd - m + 1):
+                for i1 in range(i0 + 1, nd - m + 2):
+                    if use_prefix and prefix[d[i0], d[i1]] == 0:
+                        continue
+                    # the (m - 2)-subsets of d[i1 + 1 : nd], in lexicographic order
+                    r = m - 2
+                    for i in range(r):
+                        idx[i] = i1 + 1 + i
+                    while True:
+                        code = d[i0] * np.int64(n) + d[i1]
+                        for i in range(r):
+                            code = code * n + d[idx[i]]
+                        j = _hash_slot(code, mask)
+                        while tab_key[j] != -1:
+                            if tab_key[j] == code:
+                                found[tab_row[j]] = 1
+                                break
+                            j = (j + 1) & mask
+                        i = r - 1
+                        while i >= 0 and idx[i] == nd - r + i:
+                            i -= 1
+                        if i < 0:
+                            break
+                        idx[i] += 1
+                        for c in range(i + 1, r):
+                            idx[c] = idx[c - 1] + 1
+    return found
+
+
 @njit(parallel=True, cache=True)
 def _cooccur_kernel(start, stop, key, n, k, replace, uniform, table, mu1, rows, n_slabs):
     q, m = rows.shape
@@ -582,6 +671,26 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
         if m == 2 and graph.n_skills <= PAIR_TABLE_MAX_SKILLS:
             seen = _pair_table_kernel(start, stop, *graph.sampler.args(), _n_slabs(stop - start))
             out[sel] = seen[distinct[:, 0], distinct[:, 1]].astype(bool)
+            continue
+        if float(graph.n_skills) ** m < 2.0**62:  # exact int64 code in base |S|
+            # relabel skills rarest first, so that prefixes are rare (see the kernel)
+            rank = np.empty(graph.n_skills, dtype=np.int64)
+            rank[np.argsort(graph.mu1, kind="stable")] = np.arange(graph.n_skills)
+            distinct = np.sort(rank[distinct], axis=1)
+            codes = np.zeros(len(sel), dtype=np.int64)
+            for i in range(m):
+                codes = codes * graph.n_skills + distinct[:, i]
+            keys, inverse = np.unique(codes, return_inverse=True)
+            tab_key, tab_row = _build_hash(keys)
+            if graph.n_skills <= PAIR_TABLE_MAX_SKILLS:
+                prefix = np.zeros((graph.n_skills, graph.n_skills), dtype=np.uint8)
+                prefix[distinct[:, 0], distinct[:, 1]] = 1
+            else:
+                prefix = np.zeros((1, 1), dtype=np.uint8)
+            found = _cooccur_hash_kernel(start, stop, *graph.sampler.args(), rank, tab_key,
+                                         tab_row, prefix, keys.shape[0], int(m),
+                                         _n_slabs(stop - start))
+            out[sel] = found[inverse.reshape(-1)].astype(bool)
             continue
         rows, inverse = np.unique(distinct, axis=0, return_inverse=True)
         rows = np.ascontiguousarray(rows)

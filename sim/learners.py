@@ -39,6 +39,7 @@ from sim.rng import stream_key
 from theory.errors import ParameterError
 
 __all__ = [
+    "CALIBRATION_PIECES",
     "Scale",
     "scale_path",
     "skill_weakness",
@@ -64,6 +65,8 @@ SKILL_FREQ_EXPONENT = 0.5
 QUANTA_PARAMS_PER_SKILL = 1e8
 #: probability that the quanta learner fails a piece whose skills it has all learned
 QUANTA_NOISE = 0.01
+#: pieces sampled from the graph to calibrate theta of the skill and quanta models
+CALIBRATION_PIECES = 100_000
 #: the alpha whose adversarial error set stands for the adversary in per-skill tables
 HEADLINE_ALPHA = 0.2
 
@@ -141,13 +144,31 @@ def skill_weakness(mu1: np.ndarray, seed: int, sigma: float = SKILL_SIGMA,
     return w / float(np.dot(mu1, w))
 
 
-def scale_weakness(w: np.ndarray, mu1: np.ndarray, k: int, theta: float) -> np.ndarray:
+def scale_weakness(w: np.ndarray, mu1: np.ndarray, k: int, theta: float,
+                   pieces: np.ndarray | None = None) -> np.ndarray:
     """Per-skill failure probabilities q_s = min(1, c · w_s) with mu2(Y) = theta in expectation.
 
-    For a piece of k i.i.d. mu1-skills, P(fail) = 1 − (Σ_s mu1(s)(1 − q_s))^k; c solves
-    P(fail) = theta (closed form when no q_s is clipped, else Brent's method). With distinct
-    skills the same c is used; the measured theta is reported beside the target.
+    A piece fails with probability 1 − ∏_slots (1 − q_s); c solves E[that] = theta.
+
+    - With `pieces` (an (m, k) sample of the graph's own pieces, e.g. ``graph.skills(0, m)``),
+      the expectation is the mean over that sample (Brent's method): right for k distinct
+      skills and any mu1, up to the sample's noise (about 0.1/sqrt(m) absolute).
+    - Without, it assumes k i.i.d. mu1-skills: P(fail) = 1 − (Σ_s mu1(s)(1 − q_s))^k, solved
+      in closed form when no q_s is clipped. This misses theta for distinct skills with a
+      heavy-headed mu1 (e.g. Zipf, k = 8), which is why the pipeline passes `pieces`.
     """
+    if pieces is not None:
+        wp = w[np.asarray(pieces)]
+
+        def gap(c):
+            return float(np.mean(1.0 - np.prod(1.0 - np.minimum(1.0, c * wp), axis=1))) - theta
+
+        hi = 1.0 / float(np.min(w[w > 0]))
+        if gap(hi) <= 0:  # even q = 1 everywhere it is used cannot reach theta
+            return np.minimum(1.0, hi * w)
+        c = brentq(gap, 0.0, hi, xtol=1e-14, rtol=1e-12)
+        return np.minimum(1.0, c * w)
+
     target = 1.0 - (1.0 - theta) ** (1.0 / k)  # the mu1-mean of q that gives theta
 
     def mean_q(c):
@@ -168,16 +189,18 @@ def skill_rule(q: np.ndarray, seed: int, scale_index: int) -> SkillFailure:
 
 
 def adversarial_set(mu1: np.ndarray, alpha: float, seed: int) -> np.ndarray:
-    """A skill set Z of mu1-measure as close to alpha as possible (THEORY.md §4).
+    """A skill set Z of mu1-measure at least alpha, as small as possible (THEORY.md §4).
 
-    Skills enter Z in a seeded random order (stream ``"adversary"``) until its measure would
-    pass alpha; for uniform skills Z is a uniformly random set of round(alpha·|S|) skills.
+    Skills enter Z in a seeded random order (stream ``"adversary"``) until its measure reaches
+    alpha, so alpha <= mu1(Z) < alpha + max(mu1); for uniform skills Z is a uniformly random
+    set of ceil(alpha·|S|) skills. Measure at least alpha matters: the empirical curve at
+    alpha reads the worst alpha-fraction of skills, which then lies inside Z.
     Returns a uint8 membership vector.
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
     order = rng.permutation(mu1.shape[0])
     cum = np.cumsum(mu1[order])
-    m = int(np.argmin(np.abs(np.concatenate([[0.0], cum]) - alpha)))
+    m = min(mu1.shape[0], int(np.searchsorted(cum, alpha * (1 - 1e-12), side="left")) + 1)
     in_z = np.zeros(mu1.shape[0], dtype=np.uint8)
     in_z[order[:m]] = 1
     return in_z
@@ -217,17 +240,21 @@ def quanta_learned(params: float, n_skills: int,
 
 
 def quanta_rule(mu1: np.ndarray, k: int, n_learned: int, seed: int, scale_index: int,
-                noise: float = QUANTA_NOISE) -> tuple[SkillFailure, float]:
+                noise: float = QUANTA_NOISE,
+                pieces: np.ndarray | None = None) -> tuple[SkillFailure, float]:
     """The quanta learner's error rule and its expected theta.
 
     Skills are learned in order of decreasing mu1 (ties by index); q_s = 1 for unlearned
     skills and q = 1 − (1 − noise)^(1/k) for learned ones, so a piece needing an unlearned
     skill always fails and any other piece fails with probability `noise`.
-    Returns ``(rule, theta_expected)`` with theta_expected for k i.i.d. mu1-skills.
+    Returns ``(rule, theta_expected)``: theta_expected is the mean failure probability over
+    `pieces` (a sample of the graph's pieces) when given, else for k i.i.d. mu1-skills.
     """
     order = np.argsort(-mu1, kind="stable")
     q = np.ones(mu1.shape[0], dtype=np.float64)
     q_learned = 1.0 - (1.0 - noise) ** (1.0 / k)
     q[order[:n_learned]] = q_learned
-    keep = float(np.dot(mu1, 1.0 - q))
-    return SkillFailure(q, stream_key(seed, "failure", scale_index)), 1.0 - keep**k
+    rule = SkillFailure(q, stream_key(seed, "failure", scale_index))
+    if pieces is not None:
+        return rule, float(np.mean(1.0 - np.prod(1.0 - q[np.asarray(pieces)], axis=1)))
+    return rule, 1.0 - float(np.dot(mu1, 1.0 - q)) ** k

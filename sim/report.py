@@ -47,6 +47,8 @@ def verdict_lines(res) -> list[str]:
                 f"{d['n_measured']} scales)")
         if d.get("predicted_median") is not None:
             line += f"; theory predicts {_fmt(d['predicted_median'])}"
+        elif res.config.learner == "quanta":
+            line += "; theory's prediction needs a scaling-law fit (scaling learner only)"
         if d.get("within_20pct") is not None:
             line += (", within 20% at every scale." if d["within_20pct"]
                      else f", off by up to {100 * d['max_relative_error']:.0f}%.")
@@ -61,8 +63,10 @@ def verdict_lines(res) -> list[str]:
         q = res.quanta
         exp = q.get("expected_exponent")
         lines.append(f"Quanta learner: fitted loss exponent {_fmt(q['loss_exponent'])} in the "
-                     f"number of learned skills" + (f" (quantization model predicts A − 1 = "
-                                                    f"{_fmt(exp)})" if exp is not None else "")
+                     f"number of learned skills n (fit over {q['fit_points']} scales with "
+                     f"1 <= n <= |S|/2); the mu1 tail predicts "
+                     f"{_fmt(q['expected_exponent_finite'])} at this |S|"
+                     + (f" and A − 1 = {_fmt(exp)} as |S| → ∞" if exp is not None else "")
                      + f"; θ falls as N^-{_fmt(q['theta_exponent_in_N'])}.")
     seen = [c for c in s.columns if c.startswith("seen_k")]
     if seen:

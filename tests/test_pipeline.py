@@ -95,10 +95,6 @@ def test_adversarial_beta_emp_matches_beta_adv_at_large_T():
                                         rel=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sim/pipeline.py reads the adversary's curve at the nominal alpha, but for non-uniform "
-    "skills adversarial_set's Z has measure mu1(Z) != alpha; when mu1(Z) < alpha the upper "
-    "quantile reaches a skill outside Z and beta_emp drops below 1 (even 0)"))
 def test_zipf_adversary_curve_stays_inside_z():
     """The adversary fails pieces by their skills in Z: every Z skill fails more than theta
     (beta_adv >= 1.5 where checked; the rarest skill has degree ~3300, relative standard error
