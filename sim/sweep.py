@@ -364,8 +364,8 @@ def _execute(cells: Sequence[Cell], folder: Path, *, workers: int, client, cell_
 
     t0 = time.perf_counter()
     cluster = None
-    if client is None:
-        cluster, client = _local_cluster(workers, cache_dir)
+    if client is None:  # no more workers than cells
+        cluster, client = _local_cluster(min(workers, len(cells)), cache_dir)
     timings["start_s"] = time.perf_counter() - t0
     futures = []
     try:

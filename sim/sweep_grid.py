@@ -329,7 +329,7 @@ def expand_grid(spec: Mapping[str, Any], names: Mapping[str, str] | None = None)
         values[key] = tuple(vals)
     varied = tuple(k for k in GRID_ORDER if len(values.get(k, ())) > 1)
 
-    fit_check = _fit_checker()
+    pipeline_check = _pipeline_checker()
     cells: list[Cell] = []
     seen: dict[str, int] = {}
     raws: list[dict] = []
@@ -340,8 +340,7 @@ def expand_grid(spec: Mapping[str, Any], names: Mapping[str, str] | None = None)
         where = ", ".join(f"{k}={_short_repr(v)}" for k, v in key.items())
         try:
             cfg = RunConfig.from_dict(d).validated()
-            if fit_check is not None:
-                fit_check(cfg.fit)
+            pipeline_check(cfg)
         except ParameterError as e:
             field_ = _VALIDATED_TO_FIELD.get(e.param, e.param)
             raise ParameterError(
@@ -376,13 +375,16 @@ def _short_repr(v) -> str:
     return repr(v) if not isinstance(v, str) else v
 
 
-def _fit_checker() -> Callable[[str], Any] | None:
-    """theory's fit lookup, when theory has one (the pipeline rejects unknown fits too)."""
+def _pipeline_checker() -> Callable[[RunConfig], Any]:
+    """What the pipeline refuses beyond `RunConfig.validated` (unknown fit, compute-optimal
+    with ``axis="params"``), checked up front: `sim.pipeline.resolve_config`."""
     try:
+        from sim.pipeline import resolve_config
+    except ImportError:  # pragma: no cover - the pipeline is part of the package
         from theory.scaling import get_fit
-    except ImportError:  # pragma: no cover - theory.scaling is part of the package
-        return None
-    return get_fit
+
+        return lambda cfg: get_fit(cfg.fit)
+    return resolve_config
 
 
 # --------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ def _plot_doubling(runs, doubling, grid, path: Path) -> Path:
             ax.plot([preds[i]], [y[i]], "rx", markersize=9, mew=2,
                     label="theory's prediction" if i == 0 else None)
     ax.set_yticks(y, configs, fontsize=7)
+    ax.invert_yaxis()  # the first configuration on top
     ax.set_xlabel("doubling multiplier m (scale factor along the run's axis)")
     ax.set_title("Measured doubling multiplier per configuration\n(box: all scales and seeds)")
     ax.grid(axis="x", alpha=0.3)
@@ -173,7 +174,7 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     ks = sorted(t["k"].unique().to_list())
     width = 0.8 / len(ks)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(failures), 4.2))
+    fig, ax = plt.subplots(figsize=(3.0 + 0.6 * len(ks) * len(failures), 4.2))
     for j, k in enumerate(ks):
         pos, vals = [], []
         for i, f in enumerate(failures):

@@ -182,6 +182,7 @@ def test_sweep_toml_round_trips(tmp_path):
         ({"k": [2, 4, 2]}, "k"),
         ({"skill_dist": ["uniform", "Uniform"]}, "skill_dist"),  # same cell after validation
         ({"n_texts": [0]}, "n_texts"),
+        ({"compute_optimal": True, "axis": ["both", "params"]}, "axis"),  # the pipeline's rule
     ],
 )
 def test_bad_grid_names_the_key(spec, param):

@@ -159,6 +159,8 @@ def sweep(ctx, grid_file, skills, k, texts, skill_dist, iid, learner, failure, f
         return
     where = f"on {scheduler}" if scheduler else (
         "in-process" if workers == 1 else f"on {workers} local Dask workers")
+    if res.n_run == 0:
+        where = "(nothing to run)"
     click.echo(f"sweep {res.sweep_id}: {res.n_cells} cells ({res.n_run} run, {res.n_skipped} "
                f"skipped) {where} in {res.timings.get('total_s', 0.0):.1f} s")
     click.echo(f"folder: {res.folder}")
