@@ -4,7 +4,8 @@ Everything runs in one process, side by side, on the same machine and thread set
 
 - **engine**: `sim.kernels.count_failures` on a lazy `sim.graph.skill_graph` with failure
   rule (a), `RandomFailure(theta)` (each piece fails independently): per-skill edge and
-  failure counts, streamed, numba-parallel over slabs of pieces.
+  failure counts, streamed, numba-parallel over slabs of pieces; with distinct skills (the
+  default) and with i.i.d. skills.
 - **numpy**: the same counts the plain way (`numpy_counts`): chunks of
   `Generator.integers` (uniform) or `searchsorted` on the CDF of mu1 (non-uniform, what
   `Generator.choice(p=mu1)` does inside), a Bernoulli(theta) mask, `np.bincount`. Single
@@ -182,8 +183,8 @@ def _load() -> list[float] | None:
 
 
 def run_bench(n_texts=100_000_000, n_skills=1000, k=4, repeat=3, *, numpy_texts=10_000_000,
-              nx_texts=10_000, nx_skills=100, theta=0.1, replace=False,
-              dists=("uniform", "zipf:1.1"), seed=0) -> dict:
+              nx_texts=10_000, nx_skills=100, theta=0.1, dists=("uniform", "zipf:1.1"),
+              seed=0) -> dict:
     """The engine against numpy and networkx, for each skill measure in `dists`.
 
     Parameters
@@ -193,16 +194,19 @@ def run_bench(n_texts=100_000_000, n_skills=1000, k=4, repeat=3, *, numpy_texts=
     numpy_texts : |T| of the numpy baseline (at most `n_texts`; its rate is |T|-independent).
     nx_texts, nx_skills : the networkx graph (small: networkx builds Python objects).
     theta : rule (a)'s failure probability.
-    replace : the engine draws i.i.d. skills (True) or distinct skills (False, its default;
-        the numpy baseline always draws i.i.d., which is cheaper).
     dists : skill measures, ``"uniform"`` / ``"zipf:A"``.
+
+    The engine is measured twice: with its default, k distinct skills by successive
+    sampling (``engine``), and with k i.i.d. skills (``engine_iid``), the law the numpy
+    baseline draws (so ``engine_iid_over_numpy`` compares the same work).
 
     Returns
     -------
     dict
-        ``config``; ``rows`` (one per measure: ``skill_dist``, ``engine``, ``numpy``,
-        ``networkx`` (each a dict with ``texts, edges, seconds, cpu_seconds, edges_per_s``),
-        ``engine_over_numpy``, ``engine_over_networkx``); ``threads`` (numba's);
+        ``config``; ``rows`` (one per measure: ``skill_dist``, ``engine``, ``engine_iid``,
+        ``numpy``, ``networkx`` (each a dict with ``texts, edges, seconds, cpu_seconds,
+        edges_per_s``), ``engine_over_numpy``, ``engine_iid_over_numpy``,
+        ``engine_over_networkx``, ``engine_iid_over_networkx``); ``threads`` (numba's);
         ``first_call`` (seconds and how: compiled / loaded from cache); ``load_average``
         (1, 5, 15 min, before and after).
     """
@@ -220,28 +224,32 @@ def run_bench(n_texts=100_000_000, n_skills=1000, k=4, repeat=3, *, numpy_texts=
     nx_skills = check_int_at_least("nx_skills", nx_skills, 1)
     check_open_unit("theta", theta)
     for d in dists:  # validate every graph before any timing
-        skill_graph(n_skills, n_texts, k, skill_dist=d, replace=replace, seed=seed)
+        skill_graph(n_skills, n_texts, k, skill_dist=d, replace=False, seed=seed)
         _mu1(nx_skills, d)
 
     load_before = _load()
     fc = first_call(seed)
     rows = []
     for d in dists:
-        eng = time_engine(n_skills, n_texts, k, d, replace, theta, seed, repeat)
+        eng = time_engine(n_skills, n_texts, k, d, False, theta, seed, repeat)
+        iid = time_engine(n_skills, n_texts, k, d, True, theta, seed, repeat)
         npy = time_numpy(n_skills, numpy_texts, k, d, theta, seed, repeat)
         nxr = time_networkx(nx_skills, nx_texts, k, d, seed, repeat)
         rows.append({
             "skill_dist": d,
             "engine": eng,
+            "engine_iid": iid,
             "numpy": npy,
             "networkx": nxr,
             "engine_over_numpy": eng["edges_per_s"] / npy["edges_per_s"],
+            "engine_iid_over_numpy": iid["edges_per_s"] / npy["edges_per_s"],
             "engine_over_networkx": eng["edges_per_s"] / nxr["edges_per_s"],
+            "engine_iid_over_networkx": iid["edges_per_s"] / nxr["edges_per_s"],
         })
     return {
         "config": {"texts": n_texts, "skills": n_skills, "k": k, "repeat": repeat,
                    "numpy_texts": numpy_texts, "nx_texts": nx_texts, "nx_skills": nx_skills,
-                   "theta": theta, "iid": bool(replace), "rule": "random (a)", "seed": seed},
+                   "theta": theta, "rule": "random (a)", "seed": seed},
         "rows": rows,
         "threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),

@@ -45,16 +45,17 @@ def test_run_bench_structure_and_ratios():
                     dists=("uniform", "zipf:1.1"))
     c = res["config"]
     assert c["numpy_texts"] == 3000  # never more than the engine's |T|
-    assert (c["texts"], c["skills"], c["k"], c["iid"]) == (3000, 50, 4, False)
+    assert (c["texts"], c["skills"], c["k"]) == (3000, 50, 4)
     assert [r["skill_dist"] for r in res["rows"]] == ["uniform", "zipf:1.1"]
     for r in res["rows"]:
-        for who in ("engine", "numpy", "networkx"):
+        for who in ("engine", "engine_iid", "numpy", "networkx"):
             m = r[who]
             assert m["seconds"] > 0 and m["edges_per_s"] == m["edges"] / m["seconds"]
-        assert r["engine"]["edges"] == 12_000 and r["numpy"]["edges"] == 12_000
-        assert r["engine_over_numpy"] == r["engine"]["edges_per_s"] / r["numpy"]["edges_per_s"]
-        assert r["engine_over_networkx"] == \
-            r["engine"]["edges_per_s"] / r["networkx"]["edges_per_s"]
+        assert r["engine"]["edges"] == r["engine_iid"]["edges"] == r["numpy"]["edges"] == 12_000
+        for eng in ("engine", "engine_iid"):
+            for base in ("numpy", "networkx"):
+                assert r[f"{eng}_over_{base}"] == \
+                    r[eng]["edges_per_s"] / r[base]["edges_per_s"]
         assert 0 < r["engine"]["theta_measured"] < 1
     gens = [r["networkx"]["generator"] for r in res["rows"]]
     assert gens == ["bipartite.random_graph", "bipartite.configuration_model"]
@@ -80,13 +81,16 @@ def test_cli_json(cli_runner):
         r["engine"]["edges_per_s"] / r["numpy"]["edges_per_s"])
 
 
-def test_cli_table_and_iid(cli_runner):
-    code, out, err = cli_runner("bench", *TINY, "--iid", "--dists", "zipf:2")
+def test_cli_table(cli_runner):
+    code, out, err = cli_runner("bench", *TINY, "--dists", "zipf:2")
     assert code == 0, err
     lines = out.splitlines()
-    assert "i.i.d. skills" in lines[0] and "load average" in lines[0]
-    assert "engine/numpy" in lines[1] and "engine/networkx" in lines[1]
-    assert lines[3].startswith("zipf:2") and lines[3].count("edges/s") == 3
+    assert "load average" in lines[0] and "numba threads" in lines[0]
+    assert lines[1].split() == ["skills", "who", "|T|", "edges/s", "engine/this",
+                                "engine", "iid/this"]
+    assert lines[3].startswith("zipf:2") and "engine (distinct)" in lines[3]
+    assert "engine (iid)" in lines[4] and "numpy" in lines[5] and "networkx" in lines[6]
+    assert lines[5].rstrip().endswith("x") and lines[6].rstrip().endswith("x")
     assert "numba first call" in out
 
 
