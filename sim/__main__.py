@@ -1,3 +1,6 @@
+"""``python -m sim``: the same as the ``sim`` console script."""
+
 from sim.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

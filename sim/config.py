@@ -12,6 +12,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from theory.errors import ParameterError, check_int_at_least, check_positive
 
 __all__ = ["RunConfig", "DEFAULT_PARAMS", "LEARNERS", "FAILURES", "AXES", "parse_skill_dist"]
@@ -117,6 +119,9 @@ class RunConfig:
         if sorted(set(params)) != list(params):
             raise ParameterError("params", "must be strictly increasing")
         check_positive("tokens_per_param", self.tokens_per_param)
+        for name in ("iid", "compute_optimal"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ParameterError(name, f"must be true or false; got {getattr(self, name)!r}")
         seed = check_int_at_least("seed", self.seed, 0)
         kprimes = tuple(check_int_at_least("kprimes", kp, 1) for kp in self.kprimes)
         if not kprimes:
@@ -127,6 +132,9 @@ class RunConfig:
         return dataclasses.replace(
             self, n_skills=n_skills, k=k, n_texts=n_texts, params=params, seed=seed,
             kprimes=kprimes, n_tuples=n_tuples, skill_dist=str(self.skill_dist).strip().lower(),
+            tokens_per_param=float(self.tokens_per_param), iid=bool(self.iid),
+            compute_optimal=bool(self.compute_optimal),
+            calibration=None if self.calibration is None else float(self.calibration),
         )
 
     def to_dict(self) -> dict:
