@@ -660,10 +660,15 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
     repeat = np.zeros(t.shape, dtype=bool)
     repeat[:, 1:] = t[:, 1:] == t[:, :-1]
     sizes = t.shape[1] - repeat.sum(axis=1)
+    # a skill outside [0, |S|) is in no piece, so its tuple never co-occurs; keep such rows
+    # away from the kernels below, which index per-skill tables with the skills
+    valid = ((t >= 0) & (t < graph.n_skills)).all(axis=1)
     for m in np.unique(sizes):
         if m > graph.k:
             continue
-        sel = np.flatnonzero(sizes == m)
+        sel = np.flatnonzero((sizes == m) & valid)
+        if len(sel) == 0:
+            continue
         distinct = t[sel][~repeat[sel]].reshape(len(sel), m)  # row-major keeps row order
         if m == 1:  # a single skill co-occurs with itself iff some piece uses it
             out[sel] = count_failures(graph, NoFailure(), start, stop).n_edges[distinct[:, 0]] > 0

@@ -148,7 +148,8 @@ def test_mark_cooccurring_twin(g, data):
             row = sk[data.draw(st.integers(0, g.n_texts - 1))].tolist()
             tup = data.draw(st.permutations(row))[: min(m, g.k)]
         else:
-            tup = data.draw(st.lists(st.integers(0, g.n_skills - 1), min_size=m, max_size=m))
+            # mostly real skills, sometimes ids outside [0, |S|) (never co-occur)
+            tup = data.draw(st.lists(st.integers(-2, g.n_skills + 1), min_size=m, max_size=m))
         tuples.append(tup)
     width = max(len(t) for t in tuples)
     # pad with a repeat of the first skill: a tuple with a repeat is the set of its skills
@@ -465,3 +466,14 @@ def test_membership_vectors_are_checked_and_read_as_booleans():
             count_failures(g, ThresholdFailure(bad, 1, 0.5, key))
     with pytest.raises(ValueError, match="2-d"):
         mark_cooccurring(g, [1, 2, 3])
+
+
+def test_mark_cooccurring_skills_out_of_range_never_cooccur():
+    g = skill_graph(10, 500, 3, seed=5)
+    sk = g.skills()
+    for tuples in ([[-1]], [[10]], [[-1, 3]], [[3, 12]], [[-1, 2, 3]], [[sk[0, 0], 10]],
+                   [[sk[0, 0], sk[0, 1], -1]]):
+        assert mark_cooccurring(g, tuples).tolist() == [False]
+        assert mark_cooccurring_np(g, tuples).tolist() == [False]
+    mixed = np.array([[sk[7, 0], sk[7, 1]], [sk[7, 0], -3], [sk[7, 1], sk[7, 0]]])
+    assert mark_cooccurring(g, mixed).tolist() == [True, False, True]
