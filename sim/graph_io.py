@@ -10,11 +10,12 @@ an interrupted `sim graph --out/--graphml` leaves nothing half-written.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from sim.io import atomic_open, atomic_path
 
 __all__ = ["write_edges_parquet", "write_graphml", "EDGE_SCHEMA"]
 
@@ -54,27 +55,21 @@ def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None =
     chunk = DEFAULT_CHUNK if chunk_size is None else int(chunk_size)
     rows = chunk * graph.k
     parts_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        parts = []
-        for i, (text, skill) in enumerate(graph.iter_edges(chunk)):
-            part = parts_dir / f"part-{i:06d}.parquet"
-            _edge_frame(text, skill).write_parquet(part, compression="zstd",
-                                                   compression_level=3, statistics=False,
-                                                   row_group_size=rows)
-            parts.append(part)
-        if len(parts) == 1:
-            os.replace(parts[0], tmp)
-        else:
-            pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd", compression_level=3,
-                                                statistics=False, row_group_size=rows,
-                                                maintain_order=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        with atomic_path(path) as tmp:
+            parts = []
+            for i, (text, skill) in enumerate(graph.iter_edges(chunk)):
+                part = parts_dir / f"part-{i:06d}.parquet"
+                _edge_frame(text, skill).write_parquet(part, compression="zstd",
+                                                       compression_level=3, statistics=False,
+                                                       row_group_size=rows)
+                parts.append(part)
+            if len(parts) == 1:
+                os.replace(parts[0], tmp)
+            else:
+                pl.scan_parquet(parts).sink_parquet(tmp, compression="zstd", compression_level=3,
+                                                    statistics=False, row_group_size=rows,
+                                                    maintain_order=True)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     return graph.n_edges
@@ -149,17 +144,7 @@ def write_graphml(graph, path: str | os.PathLike, max_edges: int = 1_000_000) ->
         raise ParameterError("texts", f"GraphML export is limited to {max_edges:,} edges; "
                              f"this graph has {graph.n_edges:,} (k x texts)")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for text in _graphml_blocks(graph):
-                f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as f:
+        for text in _graphml_blocks(graph):
+            f.write(text)
     return path

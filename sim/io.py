@@ -23,6 +23,8 @@ from pathlib import Path
 from theory.errors import ParameterError
 
 __all__ = [
+    "atomic_path",
+    "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
     "write_parquet",
@@ -62,22 +64,40 @@ def ensure_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
     return p
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it to `path` when the block succeeds.
+
+    For writers that want a file name (polars' sinks, say). On any exception, including
+    KeyboardInterrupt, the temporary file is removed and `path` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs):
+    """`open` for writing through `atomic_path`: flushed and fsynced before the rename."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -197,7 +197,7 @@ class FailureCounts:
                                                                        self.w_edges, 1), np.nan)
 
 
-def quantize_text_weights(weights: np.ndarray, k: int) -> np.ndarray:
+def quantize_text_weights(weights: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """mu2 as int64 fixed point: round(mu2(t) · 2^b), b = WEIGHT_BITS − ceil(log2(k + 1)).
 
     Sums of these integers are exact and order-independent, which keeps weighted counts
@@ -438,6 +438,25 @@ def _pair_table_kernel(start, stop, key, n, k, replace, uniform, table, mu1, n_s
     return seen
 
 
+@njit(inline="always", cache=True)
+def _sorted_distinct(buf, d, k):
+    """Sort buf[:k] in place (insertion sort: k is small), write its distinct values to d in
+    ascending order, and return how many there are."""
+    for j in range(1, k):
+        v = buf[j]
+        i = j - 1
+        while i >= 0 and buf[i] > v:
+            buf[i + 1] = buf[i]
+            i -= 1
+        buf[i + 1] = v
+    nd = 0
+    for j in range(k):
+        if nd == 0 or buf[j] != d[nd - 1]:
+            d[nd] = buf[j]
+            nd += 1
+    return nd
+
+
 @njit(cache=True)
 def _hash_slot(key, mask):
     h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
@@ -484,18 +503,7 @@ def _cooccur_hash_kernel(start, stop, key, n, k, replace, uniform, table, mu1, r
             _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
             for j in range(k):
                 buf[j] = rank[buf[j]]
-            for j in range(1, k):  # insertion sort in place (k is small)
-                v = buf[j]
-                i = j - 1
-                while i >= 0 and buf[i] > v:
-                    buf[i + 1] = buf[i]
-                    i -= 1
-                buf[i + 1] = v
-            nd = 0
-            for j in range(k):
-                if nd == 0 or buf[j] != d[nd - 1]:
-                    d[nd] = buf[j]
-                    nd += 1
+            nd = _sorted_distinct(buf, d, k)
             if nd < m:
                 continue
             for i0 in range(nd - m + 1):
@@ -541,18 +549,7 @@ def _cooccur_kernel(start, stop, key, n, k, replace, uniform, table, mu1, rows, 
         cand = np.empty(m, dtype=np.int64)
         for t in range(lo, hi):
             _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
-            for j in range(1, k):  # insertion sort in place (k is small)
-                v = buf[j]
-                i = j - 1
-                while i >= 0 and buf[i] > v:
-                    buf[i + 1] = buf[i]
-                    i -= 1
-                buf[i + 1] = v
-            nd = 0
-            for j in range(k):  # distinct skills, ascending
-                if nd == 0 or buf[j] != d[nd - 1]:
-                    d[nd] = buf[j]
-                    nd += 1
+            nd = _sorted_distinct(buf, d, k)
             if nd < m:
                 continue
             for i in range(m):  # first m-subset of d, in lexicographic index order
