@@ -308,23 +308,28 @@ def _is_failed(t, buf, k, rule, fkey, theta, q, in_z, thr, p_tie):
 def _count_slab(lo, hi, sl, key, n, k, replace, uniform, table, mu1,
                 rule, fkey, theta, q, in_z, thr, p_tie, wq, has_w, e, f, we, wf, nft, wft):
     buf = np.empty(k, dtype=np.int64)
+    e_row, f_row, we_row, wf_row = e[sl], f[sl], we[sl], wf[sl]  # this slab's accumulators
+    n_failed = 0
+    w_failed = 0
     for t in range(lo, hi):
         _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
         failed = _is_failed(t, buf, k, rule, fkey, theta, q, in_z, thr, p_tie)
         for j in range(k):
-            e[sl, buf[j]] += 1
+            e_row[buf[j]] += 1
         if failed:
-            nft[sl] += 1
+            n_failed += 1
             for j in range(k):
-                f[sl, buf[j]] += 1
+                f_row[buf[j]] += 1
         if has_w:
             w = wq[t]
             for j in range(k):
-                we[sl, buf[j]] += w
+                we_row[buf[j]] += w
             if failed:
-                wft[sl] += w
+                w_failed += w
                 for j in range(k):
-                    wf[sl, buf[j]] += w
+                    wf_row[buf[j]] += w
+    nft[sl] += n_failed
+    wft[sl] += w_failed
 
 
 @njit(parallel=True, cache=True)
