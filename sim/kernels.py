@@ -346,22 +346,8 @@ def _count_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
     for sl in prange(n_slabs):
         lo = start + (m * sl) // n_slabs
         hi = start + (m * (sl + 1)) // n_slabs
-        # the flags are passed as literals so that each branch compiles a specialized loop
-        if has_w:
-            _count_slab(lo, hi, sl, key, n, k, replace, uniform, table, mu1, rule, fkey,
-                        theta, q, in_z, thr, p_tie, wq, True, e, f, we, wf, nft, wft)
-        elif uniform and replace:
-            _count_slab(lo, hi, sl, key, n, k, True, True, table, mu1, rule, fkey,
-                        theta, q, in_z, thr, p_tie, wq, False, e, f, we, wf, nft, wft)
-        elif uniform:
-            _count_slab(lo, hi, sl, key, n, k, False, True, table, mu1, rule, fkey,
-                        theta, q, in_z, thr, p_tie, wq, False, e, f, we, wf, nft, wft)
-        elif replace:
-            _count_slab(lo, hi, sl, key, n, k, True, False, table, mu1, rule, fkey,
-                        theta, q, in_z, thr, p_tie, wq, False, e, f, we, wf, nft, wft)
-        else:
-            _count_slab(lo, hi, sl, key, n, k, False, False, table, mu1, rule, fkey,
-                        theta, q, in_z, thr, p_tie, wq, False, e, f, we, wf, nft, wft)
+        _count_slab(lo, hi, sl, key, n, k, replace, uniform, table, mu1, rule, fkey, theta, q,
+                    in_z, thr, p_tie, wq, has_w, e, f, we, wf, nft, wft)
     return e.sum(axis=0), f.sum(axis=0), we.sum(axis=0), wf.sum(axis=0), nft.sum(), wft.sum()
 
 
