@@ -46,10 +46,12 @@ def clean_rates(f: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(f), 1.0, f)
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q) -> np.ndarray:
+def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q,
+                      rtol: float = 1e-12) -> np.ndarray:
     """The lower weighted q-quantile: the smallest v with weight(values <= v) >= q.
 
-    With equal weights this is numpy's ``method="inverted_cdf"``. Vectorized over `q`.
+    With equal weights this is numpy's ``method="inverted_cdf"``. Vectorized over `q`;
+    `rtol` absorbs the rounding of the cumulative weights at an exact boundary.
     """
     v = np.asarray(values, dtype=np.float64)
     order = np.argsort(v, kind="stable")
@@ -58,8 +60,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q) -> np.n
     cdf = np.cumsum(w)
     cdf /= cdf[-1]
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
-    # guard against cdf rounding just below q at the top
-    idx = np.searchsorted(cdf, qs * (1 - 1e-12), side="left")
+    idx = np.searchsorted(cdf, qs * (1 - rtol), side="left")
     out = v[np.minimum(idx, v.shape[0] - 1)]
     return out if np.ndim(q) else out[0]
 
@@ -68,18 +69,10 @@ def upper_quantile(values: np.ndarray, weights: np.ndarray | None, alpha) -> np.
     """The largest v such that the values >= v carry weight >= alpha (of the total).
 
     I.e. the smallest value among the top-alpha (by weight) values: the upper
-    (1 − alpha)-quantile. Vectorized over `alpha`.
+    (1 − alpha)-quantile, which is the lower alpha-quantile of −values. Vectorized over
+    `alpha`; the 1e-9 tolerance lets a set of measure exactly alpha count as reaching it.
     """
-    v = np.asarray(values, dtype=np.float64)
-    order = np.argsort(-v, kind="stable")
-    v = v[order]
-    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)[order]
-    cum = np.cumsum(w)
-    cum /= cum[-1]
-    a = np.atleast_1d(np.asarray(alpha, dtype=np.float64))
-    idx = np.searchsorted(cum, a * (1 - 1e-9), side="left")
-    out = v[np.minimum(idx, v.shape[0] - 1)]
-    return out if np.ndim(alpha) else out[0]
+    return -weighted_quantile(-np.asarray(values, dtype=np.float64), weights, alpha, rtol=1e-9)
 
 
 def beta_emp(f: np.ndarray, mu1: np.ndarray | None, theta: float, alphas) -> np.ndarray:
