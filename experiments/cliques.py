@@ -1,5 +1,6 @@
 """A real phase transition against a metric artefact: cliques in G(n, p) beside the
-exact-match mirage (THEORY.md §7, "Should we care?"); `sim.cliques` and `sim.mirage` do the
+exact-match mirage (THEORY.md §7, "Should we care?"); `sim.analyses.cliques` and
+`sim.analyses.mirage` do the
 work."""
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ TITLE = "A real phase transition (4-cliques in G(n, p)) against a metric artefac
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     """Write ``cliques_real_vs_artefact.png`` and ``cliques_summary.parquet`` into `out_dir`
     (``quick``: 40 Monte Carlo graphs per point and n up to 20, instead of 200 and 40)."""
-    from sim.cliques import clique_curves
+    from sim.analyses.cliques import clique_curves
+    from sim.analyses.mirage import clique_summary, plot_real_vs_artefact
     from sim.io import write_parquet
-    from sim.mirage import clique_summary, plot_real_vs_artefact
 
     out = Path(out_dir)
     if quick:

@@ -4,7 +4,7 @@ Left panel: at ``theta = 0.1``, the fraction of skills ``1 - alpha`` against the
 ``1 - beta*(alpha)·theta`` that Theorem 8 guarantees on them, one curve per
 ``k = 2, 4, 8, 16``; right panel: ``k = 8`` at ``theta = 0.05, 0.1, 0.2``. Writes the
 figure (``emergence_curves.png``) and the plotted data (``emergence_curves.parquet``, the
-columns of `sim.plots_theory.curves_table`). The same figure comes from
+columns of `sim.analyses.theory_plots.curves_table`). The same figure comes from
 ``sim theory plot --theta 0.1 --k 2,4,8,16 --out FILE.png``.
 """
 
@@ -22,8 +22,8 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
 
     ``quick`` draws each curve on 60 alpha points instead of 400 (same figure, coarser).
     """
+    from sim.analyses.theory_plots import curves_table, write_emergence_curve_figure
     from sim.io import write_parquet
-    from sim.plots_theory import curves_table, write_emergence_curve_figure
 
     out_dir = Path(out_dir)
     n_points = 60 if quick else 400

@@ -17,8 +17,8 @@ TITLE = "Competence on skills and k'-tuples over scale, the theorem and the doub
 
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     """Write the figures into `out_dir`; ``quick`` uses a small graph and grid."""
-    from sim.pipeline import run
-    from sim.plots_run import plot_competence, plot_doubling, plot_emergence_curves
+    from sim.pipeline.plots import plot_competence, plot_doubling, plot_emergence_curves
+    from sim.pipeline.runner import run
 
     size = dict(n_skills=200, n_texts=100_000, n_tuples=10_000,
                 params=(1e8, 1e9, 1e10, 1e11, 1e12)) if quick else dict(n_skills=1000, k=4)

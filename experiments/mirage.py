@@ -1,5 +1,5 @@
 """Schaeffer et al.'s Fig. 2 (emergence as a mirage of the metric), finite test sets and the
-slides' toy curve (THEORY.md §7); `sim.mirage` does the work."""
+slides' toy curve (THEORY.md §7); `sim.analyses.mirage` does the work."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ TITLE = "Emergence as a mirage of the metric: six-panel figure, finite test sets
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     """Write ``mirage_six_panel.png``, ``mirage_test_sets.png``, ``mirage_toy.png`` and
     ``mirage_scores.parquet`` into `out_dir` (``quick``: 200-item test sets instead of 1000)."""
-    from sim.io import write_parquet
-    from sim.mirage import (
+    from sim.analyses.mirage import (
         analytic_curves,
         plot_six_panel,
         plot_test_sets,
@@ -22,6 +21,7 @@ def make(out_dir: Path, quick: bool = False) -> list[Path]:
         sampled_curves,
         score_table,
     )
+    from sim.io import write_parquet
     from theory.mirage import GPT3_PARAMS, SCHAEFFER_ALPHA, SCHAEFFER_C
 
     out = Path(out_dir)

@@ -1,7 +1,7 @@
 """Skill-Mix on simulated learners: the three metrics against k per scale, and novelty.
 
 Reproduces the shape of the Skill-Mix paper's results table (Yu et al., arXiv 2310.17567;
-THEORY.md §8) on the simulator's learners: `sim.skillmix.run_skillmix` with the default
+THEORY.md §8) on the simulator's learners: `sim.analyses.skillmix.run_skillmix` with the default
 configuration (101 skills, 100 topics, k = 2..6, N = 7e9 .. 1e12), 300 queries per cell.
 ``quick`` uses a 10x smaller training corpus, three scales, k = 2..5 and 60 queries.
 """
@@ -18,8 +18,8 @@ TITLE = "Skill-Mix on simulated learners: metrics vs k per scale, and measured n
 def make(out_dir: Path, quick: bool = False) -> list[Path]:
     """Write ``skillmix.png``, ``skillmix.parquet``, ``skillmix_novelty.parquet`` and
     ``skillmix.md`` into `out_dir`; return their paths."""
+    from sim.analyses.skillmix import SkillMixConfig, plot_skillmix, run_skillmix, summary_markdown
     from sim.io import atomic_write_text, write_parquet
-    from sim.skillmix import SkillMixConfig, plot_skillmix, run_skillmix, summary_markdown
 
     out_dir = Path(out_dir)
     if quick:

@@ -107,7 +107,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, obj) -> Path:
     """Write `obj` as indented, strict JSON, atomically."""
-    from sim.commands._options import to_jsonable
+    from sim.cli.options import to_jsonable
 
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sim.config import RunConfig
+from sim.pipeline.config import RunConfig
 
 
 def thetas(n_scales: int = 13) -> tuple[np.ndarray, np.ndarray]:

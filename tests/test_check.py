@@ -1,4 +1,4 @@
-"""`sim check`: the battery as a library (sim.check) and as a command (THEORY.md §4–6)."""
+"""`sim check`: the battery as a library (sim.analyses.check) and as a command (THEORY.md §4–6)."""
 
 import dataclasses
 import json
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim import check as chk
-from sim.graph import skill_graph
+from sim.analyses import check as chk
+from sim.engine.graph import skill_graph
 from theory.errors import ParameterError
 
 
@@ -126,7 +126,8 @@ def test_measure_at_theta_random_and_skill(small_graph):
 def test_measure_at_theta_adversary_reads_its_own_set(small_graph):
     """For uniform skills with alpha |S| integral, Z has measure alpha exactly and every Z skill
     fails more than any other, so beta_emp(alpha) = min over Z of f / theta."""
-    from sim import kernels, learners
+    from sim.engine import kernels
+    from sim.learners import rules as learners
 
     alphas = (0.1, 0.3)
     cache = {}
@@ -194,7 +195,7 @@ def test_check_order_passes_and_fails():
 
 
 def test_check_tensor_rows(monkeypatch):
-    from sim import measure
+    from sim.measure import skills as measure
 
     assert chk.check_tensor_theory(4, 0.1, (0.05, 0.2, 0.5)).passed
     rng = np.random.default_rng(0)

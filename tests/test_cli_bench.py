@@ -1,4 +1,4 @@
-"""sim.bench and `sim bench`: the baselines are right, the tables are complete (tiny sizes).
+"""sim.engine.bench and `sim bench`: the baselines are right, the tables are complete (tiny sizes).
 
 No test here looks at a time or a speed: only that every rate and ratio is computed and
 consistent. Statistical checks of the numpy baseline use fixed seeds and 5 standard errors.
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from sim.bench import numpy_counts, run_bench, stream_check, zipf_degree_sequence
-from sim.graph import zipf_measure
+from sim.engine.bench import numpy_counts, run_bench, stream_check, zipf_degree_sequence
+from sim.engine.graph import zipf_measure
 
 TINY = ["--texts", "3000", "--numpy-texts", "1000", "--nx-texts", "60", "--nx-skills", "20",
         "--skills", "50", "--repeat", "1"]

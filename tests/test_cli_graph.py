@@ -7,9 +7,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-import sim.graph
-from sim.graph import skill_graph
-from sim.graph_io import write_edges_parquet, write_graphml
+import sim.engine.graph
+from sim.engine.graph import skill_graph
+from sim.engine.graph_io import write_edges_parquet, write_graphml
 from theory.errors import ParameterError
 
 
@@ -81,7 +81,7 @@ def test_out_must_be_a_file(cli_runner, tmp_path):
 
 
 def test_parquet_and_graphml_files(cli_runner, tmp_path, monkeypatch):
-    monkeypatch.setattr(sim.graph, "DEFAULT_CHUNK", 700)  # force several streamed parts
+    monkeypatch.setattr(sim.engine.graph, "DEFAULT_CHUNK", 700)  # force several streamed parts
     out, gml = tmp_path / "sub" / "edges.parquet", tmp_path / "g.graphml"
     code, stdout, err = cli_runner("graph", "--skills", "30", "--texts", "3000", "--k", "3",
                                    "--iid", "--seed", "5", "--out", str(out),

@@ -13,7 +13,7 @@ SMALL = ["--skills", "30", "--texts", "3000", "--params", "7e9,1e12", "--k", "2:
 @pytest.fixture
 def fake_learners(monkeypatch):
     """Replace `sim run`'s learners by fixed competence arrays (the CLI path is the same)."""
-    import sim.skillmix as sm
+    import sim.analyses.skillmix as sm
 
     def fake(cfg):
         n = len(cfg.params)
@@ -53,8 +53,8 @@ def test_same_seed_same_table(cli_runner, tmp_path, fake_learners):
         tmp_path / "b" / "skillmix.parquet").read_bytes()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sim.pipeline") is None,
-                    reason="sim.pipeline (the learners of `sim run`) has not landed")
+@pytest.mark.skipif(importlib.util.find_spec("sim.pipeline.runner") is None,
+                    reason="sim.pipeline.runner (the learners of `sim run`) has not landed")
 def test_json_with_real_learners(cli_runner, tmp_path):
     code, stdout, stderr = cli_runner("skillmix", *SMALL, "--out", str(tmp_path / "r"), "--json")
     assert code == 0, stderr

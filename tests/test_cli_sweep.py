@@ -1,6 +1,6 @@
 """`sim sweep` on the command line: bad input, JSON output, resume, interruption.
 
-Cells are real `sim.pipeline.run` calls on a small configuration (S = 50-80, |T| = 2e4,
+Cells are real `sim.pipeline.runner.run` calls on a small configuration (S = 50-80, |T| = 2e4,
 3 scales, 2000 tuples), so each takes a fraction of a second once numba's cache is warm.
 """
 

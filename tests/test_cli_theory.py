@@ -6,7 +6,7 @@ import click
 import numpy as np
 import pytest
 
-from sim.commands.theory import ALPHA_GRID
+from sim.cli.theory import ALPHA_GRID
 from theory.bounds import beta_star
 
 

@@ -1,4 +1,4 @@
-"""sim.graph: the lazy skill graph (THEORY.md §1): structure, laws, export, bad input.
+"""sim.engine.graph: the lazy skill graph (THEORY.md §1): structure, laws, export, bad input.
 
 Statistical tests use fixed seeds. Chi-square tests reject at p < 1e-3 (the chance that the
 fixed seed fails a correct sampler is 1e-3 per test); z-tests use 5 standard errors of the
@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-import sim.graph
-from sim.graph import DEFAULT_CHUNK, SkillGraph, skill_graph, zipf_measure
+import sim.engine.graph
+from sim.engine.graph import DEFAULT_CHUNK, SkillGraph, skill_graph, zipf_measure
 from theory.errors import ParameterError
 
 # --------------------------------------------------------------------------- structure
@@ -280,7 +280,7 @@ def test_k_above_skills_allowed_with_replace():
 
 def test_materializing_more_than_memory_is_refused(monkeypatch):
     g = skill_graph(100, 1_000_000, 4, seed=0)
-    monkeypatch.setattr(sim.graph, "_available_memory", lambda: 1 << 20)  # 1 MiB "free"
+    monkeypatch.setattr(sim.engine.graph, "_available_memory", lambda: 1 << 20)  # 1 MiB "free"
     for call in (g.edges, g.skills, lambda: g.to_networkx(max_edges=10**7)):
         with pytest.raises(ParameterError, match="GiB"):
             call()

@@ -1,4 +1,4 @@
-"""sim.graphstats: degree statistics, repeated skills and their exact expectation.
+"""sim.engine.graphstats: degree statistics, repeated skills and their exact expectation.
 
 Statistical tests use fixed seeds and 5 standard errors of the exact variance (chance of a
 false alarm about 6e-7 each).
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.graph import skill_graph
-from sim.graphstats import (
+from sim.engine.graph import skill_graph
+from sim.engine.graphstats import (
     count_repeated,
     count_repeated_np,
     degree_stats,

@@ -1,4 +1,4 @@
-"""sim.kernels: the counting kernels against their numpy twins, splits, threads and laws.
+"""sim.engine.kernels: the counting kernels against their numpy twins, splits, threads and laws.
 
 Property tests (hypothesis, small sizes) check that every numba kernel equals its numpy twin
 bit for bit, that counts over [0, a) and [a, T) add up to the counts over [0, T), and that
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.graph import skill_graph
-from sim.kernels import (
+from sim.engine.graph import skill_graph
+from sim.engine.kernels import (
     MAX_REJECT,
     WEIGHT_BITS,
     FailureCounts,
@@ -35,7 +35,7 @@ from sim.kernels import (
     z_histogram,
     z_histogram_np,
 )
-from sim.rng import draw_u64_np, stream_key, text_base_np, u64_to_unit_np
+from sim.engine.rng import draw_u64_np, stream_key, text_base_np, u64_to_unit_np
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 
@@ -198,7 +198,7 @@ def test_fallback_distinct_is_the_restricted_inverse_cdf(w, data):
 
 
 def _reference_distinct(g, t):
-    """Successive sampling by rejection, re-implemented here from sim.rng's numpy functions;
+    """Successive sampling by rejection, re-implemented here from sim.engine.rng's numpy functions;
     returns the piece's skills and how many slots needed the MAX_REJECT fallback."""
     s = g.sampler
     base = text_base_np(s.key, np.array([t]))[0]

@@ -1,12 +1,13 @@
-"""Unit tests of sim.learners: scale paths, the three failure models of the scaling learner
+"""Unit tests of sim.learners.rules: scale paths, the three failure models of the scaling learner
 and the quanta learner (THEORY.md §2–6)."""
 
 import numpy as np
 import pytest
 
-from sim import kernels, learners
-from sim.graph import skill_graph, zipf_measure
-from sim.kernels import RandomFailure, SkillFailure, ThresholdFailure
+from sim.engine import kernels
+from sim.engine.graph import skill_graph, zipf_measure
+from sim.engine.kernels import RandomFailure, SkillFailure, ThresholdFailure
+from sim.learners import rules as learners
 from theory.errors import ParameterError
 from theory.scaling import compute_optimal, get_fit
 

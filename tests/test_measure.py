@@ -1,11 +1,11 @@
-"""Unit tests of sim.measure: quantiles, the empirical emergence curve, competence metrics,
+"""Unit tests of sim.measure.skills: quantiles, the empirical emergence curve, competence metrics,
 k'-tuples, the measured doubling multiplier and the power-law fit (THEORY.md §3–5)."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from sim.measure import (
+from sim.measure.skills import (
     THRESHOLDS,
     beta_emp,
     clean_rates,

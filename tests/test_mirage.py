@@ -1,4 +1,5 @@
-"""Tests of sim.mirage (finite test sets, run analysis, report) and sim.cliques."""
+"""Tests of sim.analyses.mirage (finite test sets, run analysis, report) and
+sim.analyses.cliques."""
 
 import itertools
 import math
@@ -9,7 +10,7 @@ import polars as pl
 import pytest
 from _mirage_fixtures import skills_table, thetas, write_synthetic_run
 
-from sim.cliques import (
+from sim.analyses.cliques import (
     clique_curves,
     clique_edge_counts,
     clique_probability_exact,
@@ -17,7 +18,7 @@ from sim.cliques import (
     has_clique,
     transition_width,
 )
-from sim.mirage import (
+from sim.analyses.mirage import (
     analytic_curves,
     analyze_run,
     analyze_skills,

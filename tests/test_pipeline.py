@@ -7,8 +7,9 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from sim import RunConfig, learners, run
+from sim import RunConfig, run
 from sim.io import write_parquet
+from sim.learners import rules as learners
 from theory.bounds import beta_adv
 
 # the columns documented in sim/pipeline.py's module docstring (kprimes 1, 2, 4, 8)

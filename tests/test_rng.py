@@ -1,4 +1,4 @@
-"""sim.rng: counter-based streams, their numba functions and numpy twins, the alias table.
+"""sim.engine.rng: counter-based streams, their numba functions and numpy twins, the alias table.
 
 Each numba function is compared bit for bit with its numpy twin, and the twins with values
 computed independently (SplitMix64's published first output, SeedSequence, the alias table's
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 
-from sim.rng import (
+from sim.engine.rng import (
     GOLDEN,
     alias_draw,
     alias_draw_np,

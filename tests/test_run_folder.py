@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sim.pipeline import run
-from sim.report import RUN_FILES
+from sim.pipeline.report import RUN_FILES
+from sim.pipeline.runner import run
 
 SMALL = dict(n_skills=60, k=3, n_texts=20_000, params=(1e8, 1e9, 1e10, 1e11), n_tuples=2000)
 SMALL_ARGS = ["--skills", "60", "--k", "3", "--texts", "2e4", "--params", "1e8:1e11:4",
@@ -67,12 +67,12 @@ def test_same_seed_same_bytes_on_disk(tmp_path):
 
 
 def test_interrupted_run_leaves_no_folder(tmp_path, monkeypatch):
-    import sim.plots_run
+    import sim.pipeline.plots
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.plots_run, "write_plots", interrupted)
+    monkeypatch.setattr(sim.pipeline.plots, "write_plots", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run(out=tmp_path, run_id="cut", **SMALL)
     assert os.listdir(tmp_path) == []  # neither the folder nor its temporary twin

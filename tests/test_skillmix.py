@@ -1,4 +1,4 @@
-"""sim.skillmix: the Skill-Mix evaluation on simulated learners and the measured novelty.
+"""sim.analyses.skillmix: the Skill-Mix evaluation on simulated learners and the measured novelty.
 
 Statistical tests use fixed seeds and a tolerance of 4 standard errors of the quantity
 tested (computed from the exact per-query success probabilities), so each fails by chance
@@ -13,8 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sim.graph import skill_graph
-from sim.skillmix import (
+from sim.analyses.skillmix import (
     Protocol,
     SkillMixConfig,
     best_of,
@@ -37,6 +36,7 @@ from sim.skillmix import (
     wilson_interval,
     write_skillmix_atomically,
 )
+from sim.engine.graph import skill_graph
 from theory.errors import ParameterError
 
 # --------------------------------------------------------------------------- the rubric
@@ -377,8 +377,8 @@ def test_config_validation():
     assert cfg.n_texts == 101_000 and cfg.ks == (2, 3, 4, 5, 6)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sim.pipeline") is None,
-                    reason="sim.pipeline (the learners of `sim run`) has not landed")
+@pytest.mark.skipif(importlib.util.find_spec("sim.pipeline.runner") is None,
+                    reason="sim.pipeline.runner (the learners of `sim run`) has not landed")
 def test_experiment_quick(tmp_path):
     from experiments import skillmix as exp
 

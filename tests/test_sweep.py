@@ -1,6 +1,6 @@
-"""Sweep grids and the in-process sweep machinery (sim.sweep_grid, sim.sweep).
+"""Sweep grids and the in-process sweep machinery (sim.sweep.grid, sim.sweep).
 
-The machinery tests inject `fake_cell`, a tiny deterministic stand-in for `sim.pipeline.run`
+The machinery tests inject `fake_cell`, a tiny deterministic stand-in for `sim.pipeline.runner.run`
 with the same table shape, so they check expansion, hashing, storage, resume and collection
 exactly (no statistics involved); `test_real_pipeline_cells` runs the real pipeline on a
 two-cell grid.
@@ -20,9 +20,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sim.config import RunConfig
+from sim.pipeline.config import RunConfig
 from sim.sweep import SweepError, collect, run_sweep
-from sim.sweep_grid import (
+from sim.sweep.grid import (
     GRID_ORDER,
     cell_hash,
     expand_grid,
@@ -32,7 +32,7 @@ from sim.sweep_grid import (
 )
 from theory.errors import ParameterError
 
-#: the columns of sim.pipeline.RunResult.scales, in order (the contract the sweep builds on)
+#: the columns of sim.pipeline.runner.RunResult.scales, in order (the contract the sweep builds on)
 SCALES_COLUMNS = [
     "scale", "params", "tokens", "compute", "delta", "theta_target", "theta", "mean_competence",
     "frac_competent_50", "frac_competent_90", "frac_competent_99", "competence_k1",
@@ -109,7 +109,7 @@ def test_number_spellings_are_one_cell():
 
 
 def test_toml_file_equals_cli_lists(tmp_path):
-    from sim.commands._options import INT_LIST, INT_RANGE, LOG_GRID, STR_LIST
+    from sim.cli.options import INT_LIST, INT_RANGE, LOG_GRID, STR_LIST
 
     p = tmp_path / "grid.toml"
     p.write_text(textwrap.dedent("""\
@@ -321,8 +321,9 @@ def test_workers_one_does_not_import_dask(tmp_path):
 
 
 def test_real_pipeline_cells(tmp_path):
-    """Two real cells: each block of runs.parquet is exactly `sim.pipeline.run(config).scales`."""
-    from sim.pipeline import run
+    """Two real cells: each block of runs.parquet is exactly
+    `sim.pipeline.runner.run(config).scales`."""
+    from sim.pipeline.runner import run
 
     spec = {"n_skills": 50, "k": [2, 4], "n_texts": 20_000, "params": "1e8:1e12:3",
             "n_tuples": 2000}

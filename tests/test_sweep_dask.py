@@ -2,7 +2,7 @@
 
 `runs.parquet` depends only on the cells, so it must be byte-identical whatever runs them:
 in-process (workers=1), a LocalCluster of 2 single-threaded workers, or a `dask scheduler` /
-`dask worker` pair started here on 127.0.0.1. Cells are real `sim.pipeline.run` calls on a
+`dask worker` pair started here on 127.0.0.1. Cells are real `sim.pipeline.runner.run` calls on a
 small configuration (S = 50-80, |T| = 2e4, 3 scales, 2000 tuples).
 """
 

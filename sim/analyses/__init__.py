@@ -1,0 +1,1 @@
+"""Analyses built on the pipeline: the theory battery, the mirage, cliques and Skill-Mix."""

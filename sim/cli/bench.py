@@ -1,0 +1,120 @@
+"""`sim bench`: the graph engine against numpy and networkx baselines, side by side.
+
+A thin skin over `sim.engine.bench.run_bench` (and `sim.engine.bench.stream_check`): parse, call,
+print
+a table (or one JSON object with ``--json``).
+"""
+
+from __future__ import annotations
+
+import click
+
+from sim.cli.options import FLOAT, SIZE, STR_LIST, echo_json
+
+__all__ = ["bench"]
+
+
+@click.command()
+@click.option("--texts", "n_texts", type=SIZE, default="1e8", show_default=True,
+              help="|T| of the engine's graph.")
+@click.option("--skills", "n_skills", type=SIZE, default=1000, show_default=True,
+              help="|S| of the engine's and numpy's graphs.")
+@click.option("--k", "k", type=SIZE, default=4, show_default=True, help="Skills per piece.")
+@click.option("--repeat", type=SIZE, default=3, show_default=True,
+              help="Best of this many runs for each measurement.")
+@click.option("--numpy-texts", type=SIZE, default="1e7", show_default=True,
+              help="|T| of the numpy baseline (its rate does not depend on |T|).")
+@click.option("--nx-texts", type=SIZE, default="1e4", show_default=True,
+              help="|T| of the networkx graph.")
+@click.option("--nx-skills", type=SIZE, default=100, show_default=True,
+              help="|S| of the networkx graph.")
+@click.option("--theta", type=FLOAT, default=0.1, show_default=True,
+              help="Failure probability of rule (a) (each piece fails independently).")
+@click.option("--dists", type=STR_LIST, default="uniform,zipf:1.1", show_default=True,
+              help="Skill measures to benchmark.")
+@click.option("--seed", type=SIZE, default=0, show_default=True, help="Root seed.")
+@click.option("--stream-check", is_flag=True,
+              help="Instead: one streamed pass over --stream-texts pieces (uniform), with "
+                   "peak memory.")
+@click.option("--stream-texts", type=SIZE, default="1e9", show_default=True,
+              help="|T| of --stream-check.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def bench(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, theta, dists, seed,
+          stream_check, stream_texts, as_json):
+    """Measure the graph engine against numpy and networkx baselines.
+
+    Edges generated and counted per second under failure rule (a), for each skill measure:
+    the engine (numba, all threads; with distinct skills, its default, and with i.i.d.
+    skills), a plain numpy implementation (i.i.d. skills: chunked Generator.integers / CDF
+    search + bincount, one thread) and networkx's bipartite generators on a small graph;
+    best of --repeat runs, numba's first call timed apart.
+    """
+    if stream_check:
+        from sim.engine.bench import stream_check as run_stream
+        from sim.engine.graph import skill_graph
+        from theory.errors import check_open_unit
+
+        skill_graph(n_skills, stream_texts, k, seed=seed)  # validate first
+        check_open_unit("theta", theta)
+        res = run_stream(stream_texts, n_skills, k, theta, seed=seed)
+        if as_json:
+            echo_json(res)
+            return
+        click.echo(f"stream check: |T|={res['texts']:.3g}, |S|={res['skills']}, k={res['k']}, "
+                   f"rule (a): {res['edges']:.3g} edges in {res['seconds']:.1f} s = "
+                   f"{res['edges_per_s']:.3g} edges/s; peak RSS "
+                   f"{res['peak_rss_bytes'] / 2**20:.0f} MiB; load average "
+                   f"{res['load_average']}")
+        return
+
+    from sim.engine.bench import run_bench
+
+    res = run_bench(n_texts, n_skills, k, repeat, numpy_texts=numpy_texts, nx_texts=nx_texts,
+                    nx_skills=nx_skills, theta=theta, dists=tuple(dists), seed=seed)
+    if as_json:
+        echo_json(res)
+    else:
+        _print_table(res)
+
+
+def _sci(x: int) -> str:
+    """1000000 -> '1e6', 25000 -> '2.5e4', 3000 -> '3000'."""
+    if x < 10_000:
+        return str(x)
+    mant, _, exp = f"{x:.2g}".partition("e")
+    return f"{mant}e{int(exp)}"
+
+
+def _print_table(res: dict) -> None:
+    c = res["config"]
+    click.echo(f"sim bench: |S|={c['skills']}, k={c['k']}, rule (a) theta={c['theta']:g}; "
+               f"edges/s, best of {c['repeat']}; {res['threads']} numba threads on "
+               f"{res['cpu_count']} CPUs; load average {res['load_average']['before']} before, "
+               f"{res['load_average']['after']} after")
+    heads = ["skills", "who", "|T|", "edges/s", "engine/this", "engine iid/this"]
+    rows = []
+    for r in res["rows"]:
+        d = r["skill_dist"]
+        eng, iid = r["engine"]["edges_per_s"], r["engine_iid"]["edges_per_s"]
+        for who, m in (("engine (distinct)", r["engine"]), ("engine (iid)", r["engine_iid"]),
+                       ("numpy (iid, 1 thread)", r["numpy"]),
+                       (f"networkx {r['networkx']['generator'].split('.')[-1]}, "
+                        f"|S|={c['nx_skills']}", r["networkx"])):
+            rate = m["edges_per_s"]
+            base = who.startswith(("numpy", "networkx"))
+            rows.append([d, who, _sci(m["texts"]), f"{rate:.3g}",
+                         f"{eng / rate:,.1f}x" if base else "",
+                         f"{iid / rate:,.1f}x" if base else ""])
+            d = ""
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
+
+    def line(values):
+        return "  ".join(v.ljust(w) if i < 2 else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    click.echo(line(heads))
+    click.echo(line(["-" * w for w in widths]))
+    for row in rows:
+        click.echo(line(row))
+    fc = res["first_call"]
+    click.echo(f"numba first call: {fc['seconds']:.2f} s ({fc['how']}), not in the rates")

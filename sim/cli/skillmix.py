@@ -1,0 +1,142 @@
+"""`sim skillmix`: the Skill-Mix evaluation on simulated learners (THEORY.md §8).
+
+A thin skin over `sim.analyses.skillmix.run_skillmix`: parse and validate the options (before any
+work), obtain each scale's learner from `sim run`'s pipeline, evaluate, check novelty in the
+synthetic corpus, print a table (or one JSON object with ``--json``) and write the files into
+``--out``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from sim.cli.options import FLOAT, LOG_GRID, SIZE, _IntRange, echo_json
+
+__all__ = ["skillmix"]
+
+KS = _IntRange(inclusive=True)  # "2:6" means 2, 3, 4, 5, 6
+
+
+@click.command()
+@click.option("--skills", "n_skills", type=SIZE, default=101, show_default=True,
+              help="Number of skills N (101 in the paper); also the learners' graph's |S|.")
+@click.option("--topics", "n_topics", type=SIZE, default=100, show_default=True,
+              help="Number of topics T (100 in the paper), uniform measure.")
+@click.option("--k", "ks", type=KS, default="2:6", show_default=True,
+              help="Skills per query: 'a:b' INCLUSIVE of both ends, or a list 2,4,6.")
+@click.option("--params", type=LOG_GRID, default="7e9,1.3e10,7e10,1.75e11,1e12",
+              show_default=True, help="Model sizes N, one learner each (list or lo:hi:n).")
+@click.option("--queries", "n_queries", type=SIZE, default=100, show_default=True,
+              help="Queries per scale x k.")
+@click.option("--seed", type=SIZE, default=0, show_default=True,
+              help="Root seed (graph, learners, corpus topics, queries, generation, grading).")
+@click.option("--texts", "n_texts", type=SIZE, default=None,
+              help="Training pieces L of the learners' corpus [default: 1000 x skills].")
+@click.option("--k-train", "k_train", type=SIZE, default=4, show_default=True,
+              help="Skills per training piece (the learners' graph's k).")
+@click.option("--threshold", type=FLOAT, default=0.5, show_default=True,
+              help="A scale handles k when its ratio of all skills is >= this at k and every "
+                   "smaller k evaluated.")
+@click.option("--grader-error", type=FLOAT, default=0.05, show_default=True,
+              help="Probability that one grader misreads one rubric point (majority of 3).")
+@click.option("--failure", type=click.Choice(["random", "skill", "adversarial"]), default=None,
+              help="The learners' failure model (passed to `sim run`) [default: run's].")
+@click.option("--calibration", type=FLOAT, default=None,
+              help="delta -> theta constant of the learners (passed to `sim run`) "
+                   "[default: theory's].")
+@click.option("--out", default="results/skillmix", show_default=True, type=click.Path(),
+              help="Folder the table, plot, summary and manifest are written to "
+                   "(files replaced atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def skillmix(n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_train, threshold,
+             grader_error, failure, calibration, out, as_json):
+    """Skill-Mix(k) on simulated learners at several scales, and the novelty arithmetic.
+
+    Each query draws k distinct skills and a topic; each scale's learner (from `sim run`)
+    answers 3 times, each point is graded by majority of 3 noisy graders, the best answer is
+    kept; the table gives ratio of full marks, ratio of all skills and skill fraction with 95%
+    intervals, the largest k each scale handles, and how many evaluated combinations occur in
+    the synthetic training corpus against the bound p_s^k p_t L.
+    """
+    from sim.analyses.skillmix import Protocol, SkillMixConfig
+
+    cfg = SkillMixConfig(
+        n_skills=n_skills, n_topics=n_topics, ks=tuple(ks), params=tuple(params),
+        n_queries=n_queries, seed=seed, n_texts=n_texts, k_train=k_train, threshold=threshold,
+        failure=failure, calibration=calibration,
+        protocol=Protocol(grader_error=grader_error),
+    ).validated()
+    cfg.run_config()  # the learners' options, validated before any work
+    from sim.io import ensure_writable_dir
+
+    out_dir = ensure_writable_dir(out)
+
+    from sim.analyses.skillmix import run_skillmix, write_skillmix_atomically
+
+    result = run_skillmix(cfg)
+    files = write_skillmix_atomically(result, out_dir)
+    if as_json:
+        echo_json({
+            "config": cfg.to_dict(),
+            "table": result.table,
+            "handled": result.handled,
+            "pattern": result.pattern,
+            "novelty": result.novelty,
+            "paper": result.paper,
+            "files": [str(p) for p in files],
+        })
+        return
+    _print_human(result, files)
+
+
+def _ci(v, lo, hi) -> str:
+    return f"{v:4.2f} [{lo:4.2f},{hi:4.2f}]"
+
+
+def _print_human(result, files) -> None:
+    from sim.analyses.skillmix import _fmt_n, unseen_successes
+
+    cfg = result.config
+    click.echo(f"Skill-Mix: {cfg.n_skills} skills, {cfg.n_topics} topics, {cfg.n_queries} "
+               f"queries per cell, best of {cfg.protocol.n_generations}, majority of "
+               f"{cfg.protocol.n_graders} (grader error {cfg.protocol.grader_error:g}); "
+               "95% intervals")
+    click.echo(f"{'N':>8s} {'theta':>6s} {'k':>2s}  {'full marks':17s} {'all skills':17s} "
+               f"{'skill fraction':17s} handled")
+    for r in result.table.iter_rows(named=True):
+        click.echo(
+            f"{_fmt_n(r['params']):>8s} {r['theta']:6.3f} {r['k']:2d}  "
+            f"{_ci(r['full_marks'], r['full_marks_lo'], r['full_marks_hi']):17s} "
+            f"{_ci(r['all_skills'], r['all_skills_lo'], r['all_skills_hi']):17s} "
+            f"{_ci(r['skill_fraction'], r['skill_fraction_lo'], r['skill_fraction_hi']):17s} "
+            f"{'yes' if r['handled'] else 'no'}")
+    handled = [f"N={_fmt_n(r['params'])}: {'none' if r['k_max'] is None else r['k_max']}"
+               for r in result.handled.iter_rows(named=True)]
+    click.echo(f"largest k handled (ratio of all skills >= {cfg.threshold:g} at k and below): "
+               + ", ".join(handled))
+    click.echo(result.pattern["message"])
+    nv = result.novelty
+    click.echo(f"novelty in the training corpus (L={nv['n_pieces'][0]:,} pieces of "
+               f"k_train={cfg.k_train} skills, p_s={nv['p_skill'][0]:.4g}, "
+               f"p_t={nv['p_topic'][0]:.4g}):")
+    for r in nv.iter_rows(named=True):
+        tail = "" if r["possible"] else "  (k > k_train: no piece can hold it)"
+        click.echo(f"  k={r['k']}: {r['n_seen']}/{r['n_queries']} evaluated combinations seen "
+                   f"({r['seen_fraction']:.4f}); bound p_s^k p_t L = {r['coverage_bound']:.4g}"
+                   f"{'' if r['bound_holds'] else '  BOUND EXCEEDED'}{tail}")
+    us = unseen_successes(result.table)
+    click.echo("full-marks answers on combinations no training piece holds (pooled over scales): "
+               + ", ".join(f"k={k}: {'-' if v is None else f'{100 * v:.0f}%'}"
+                           for k, v in us.items()))
+    paper = result.paper
+    bits = []
+    for r in paper.iter_rows(named=True):
+        s = f"k={r['k']}: c={r['coverage_bound']:.3g}"
+        if r["alpha"] is not None:
+            s += (f", GPT-4 alpha={r['alpha']:g} {'>' if r['more_than_third_unseen'] else '<='} "
+                  f"1.5c={r['alpha_needed']:.3g}")
+        bits.append(s)
+    click.echo("paper's arithmetic (p_s=0.0144, p_t=0.0022, L=5e10): " + "; ".join(bits))
+    click.echo("wrote:")
+    for p in files:
+        click.echo(f"  {p}")

@@ -1,0 +1,85 @@
+"""The in-memory form of a learnable corpus: the contract between corpus, trainers and measures.
+
+A `Corpus` holds the skill functions and named `Split` s of pieces. Every split stores one row
+per piece with its skills padded by −1 to the split's widest piece, so a split with pieces of
+k' > k skills (``"wide"``) has the same shape rules as the training split.
+
+Splits (THEORY.md-style names used throughout the project):
+
+- ``train``: the training pieces, drawn from the skill graph with the held-out combinations
+  removed;
+- ``test``: fresh pieces from the same distribution as ``train`` (no held-out combination);
+- ``heldout``: pieces that contain a held-out skill pair or triple (never in any training piece);
+- ``wide``: pieces with k' > k skills (only for task families that admit them).
+
+Predictions of a model are a table with columns ``piece`` (int64), ``slot`` (int32, the
+question index within the piece), ``answer`` (int32, the predicted answer) and optionally
+``logprob`` (float64, the log-probability the model gives to the correct answer), one row per
+question of every evaluated piece.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Split", "Corpus", "SPLITS", "EVAL_SPLITS"]
+
+#: every split a corpus may have, in order
+SPLITS = ("train", "test", "heldout", "wide")
+#: the splits a model is evaluated on (predictions cover exactly their questions)
+EVAL_SPLITS = ("test", "heldout", "wide")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One split of a corpus, one row per piece.
+
+    Attributes
+    ----------
+    name : one of `SPLITS`.
+    piece : int64[n], piece ids, unique across the whole corpus.
+    skills : int32[n, m], the piece's skills, −1-padded (m = widest piece in the split).
+    n_slots : int32[n], number of questions of each piece (``slots``: its number of skills;
+        ``parity``: 1).
+    inputs : the questions' inputs: ``slots``: int32[n, m] x_i in [V] (−1-padded);
+        ``parity``: uint8[n, n_bits] data bits.
+    answers : int32[n, q], the correct answer of each question (q = m for ``slots``, 1 for
+        ``parity``), −1-padded.
+    labels : int32[n, q], the training targets (answers with label noise applied; equal to
+        `answers` when the corpus has no noise).
+    """
+
+    name: str
+    piece: np.ndarray
+    skills: np.ndarray
+    n_slots: np.ndarray
+    inputs: np.ndarray
+    answers: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.piece.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A learnable corpus generated from the skill graph (see `sim.corpus`).
+
+    Attributes
+    ----------
+    config : the `sim.corpus.CorpusConfig` it was made from (fully determines it).
+    tables : the skill functions: ``slots``: int32[|S|, V], g_s(x); ``parity``:
+        int32[|S|, m], each skill's data-bit subset.
+    splits : dict name -> `Split`.
+    heldout_tuples : int32[h, 3] held-out skill pairs and triples (−1-padded), never together
+        in a training piece.
+    extra : free-form facts (e.g. how many training pieces were redrawn).
+    """
+
+    config: object
+    tables: np.ndarray
+    splits: dict
+    heldout_tuples: np.ndarray
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Learners: for each scale, a failure rule that judges any piece (any multiset of skills)."""

@@ -1,0 +1,154 @@
+"""Measurements: from per-skill failure rates to competence, emergence curves and verdicts.
+
+Everything here is a function of arrays (failure rates f, the skill measure mu1, theta) and
+returns arrays or plain dicts; `sim.pipeline.runner` assembles them into tables.
+
+Conventions (THEORY.md §3–5):
+
+- f(s) = mu2(N(s) ∩ Y) / mu2(N(s)); a skill no piece uses has no evidence of competence and
+  counts as failed (f = 1), the conservative reading.
+- Statistics over skills are mu1-weighted ("the bad set is bounded in mu1-measure"); for
+  uniform skills that is the plain fraction of skills.
+- The empirical emergence curve is beta_emp(alpha) = the upper (1 − alpha)-quantile of f,
+  divided by theta: the largest beta such that some set of skills of (mu1-)measure alpha all
+  fail at least beta·theta. Theorem 8 says (w.h.p., for every Y) that no set of measure alpha
+  can all fail more than beta*·theta, so beta_emp(alpha) <= beta*(alpha) is the check. (The
+  upper quantile matters: the adversary's set Z has measure exactly alpha, and the lower
+  quantile would report the best skill *outside* Z.)
+- A k'-tuple's failure rate under conservative accounting is 1 − ∏_i (1 − f(s_i))
+  (THEORY.md §5); tuples are drawn from mu1^k'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "THRESHOLDS",
+    "clean_rates",
+    "weighted_quantile",
+    "upper_quantile",
+    "beta_emp",
+    "skill_metrics",
+    "sample_tuples",
+    "tuple_failure_rates",
+    "doubling_multipliers",
+    "fit_power_law",
+]
+
+#: competence thresholds tau of the thresholded metrics (fraction of skills with 1 − f >= tau)
+THRESHOLDS = (0.5, 0.9, 0.99)
+
+
+def clean_rates(f: np.ndarray) -> np.ndarray:
+    """Failure rates with unused skills (NaN) counted as failed (f = 1)."""
+    f = np.asarray(f, dtype=np.float64)
+    return np.where(np.isnan(f), 1.0, f)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray | None, q,
+                      rtol: float = 1e-12) -> np.ndarray:
+    """The lower weighted q-quantile: the smallest v with weight(values <= v) >= q.
+
+    With equal weights this is numpy's ``method="inverted_cdf"``. Vectorized over `q`;
+    `rtol` absorbs the rounding of the cumulative weights at an exact boundary.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    v = v[order]
+    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    cdf = np.cumsum(w)
+    cdf /= cdf[-1]
+    qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    idx = np.searchsorted(cdf, qs * (1 - rtol), side="left")
+    out = v[np.minimum(idx, v.shape[0] - 1)]
+    return out if np.ndim(q) else out[0]
+
+
+def upper_quantile(values: np.ndarray, weights: np.ndarray | None, alpha) -> np.ndarray:
+    """The largest v such that the values >= v carry weight >= alpha (of the total).
+
+    I.e. the smallest value among the top-alpha (by weight) values: the upper
+    (1 − alpha)-quantile, which is the lower alpha-quantile of −values. Vectorized over
+    `alpha`; the 1e-9 tolerance lets a set of measure exactly alpha count as reaching it.
+    """
+    return -weighted_quantile(-np.asarray(values, dtype=np.float64), weights, alpha, rtol=1e-9)
+
+
+def beta_emp(f: np.ndarray, mu1: np.ndarray | None, theta: float, alphas) -> np.ndarray:
+    """The empirical emergence curve: upper (1 − alpha)-quantile of f (mu1-weighted) / theta.
+
+    The largest beta such that a set of skills of measure alpha all fail at least beta·theta.
+    """
+    return upper_quantile(clean_rates(f), mu1, alphas) / theta
+
+
+def skill_metrics(f: np.ndarray, mu1: np.ndarray) -> dict[str, float]:
+    """Smooth and thresholded competence metrics over skills (mu1-weighted).
+
+    Returns ``mean_competence`` (Σ mu1 (1 − f)) and ``frac_competent_<100·tau>`` for each tau
+    in `THRESHOLDS` (the mu1-fraction of skills with competence 1 − f >= tau).
+    """
+    c = 1.0 - clean_rates(f)
+    out = {"mean_competence": float(np.dot(mu1, c))}
+    for tau in THRESHOLDS:
+        out[f"frac_competent_{round(100 * tau)}"] = float(np.dot(mu1, c >= tau - 1e-12))
+    return out
+
+
+def sample_tuples(mu1: np.ndarray, kprime: int, n: int, seed: int) -> np.ndarray:
+    """n random k'-tuples of skills drawn from mu1^k' (i.i.d. coordinates), int64 (n, k').
+
+    Stream ``SeedSequence(seed, spawn_key=(13, kprime))``: the same tuples for every scale of
+    a run, so competence curves over scale are paired comparisons.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13, int(kprime))))
+    cdf = np.cumsum(mu1)
+    cdf /= cdf[-1]
+    u = rng.random((n, kprime))
+    return np.minimum(np.searchsorted(cdf, u, side="right"), mu1.shape[0] - 1).astype(np.int64)
+
+
+def tuple_failure_rates(f: np.ndarray, tuples: np.ndarray) -> np.ndarray:
+    """1 − ∏_i (1 − f(s_i)) for each tuple (THEORY.md §5, conservative accounting)."""
+    keep = 1.0 - clean_rates(f)[tuples]
+    return 1.0 - np.prod(keep, axis=1)
+
+
+def doubling_multipliers(x: np.ndarray, comp1: np.ndarray, comp2: np.ndarray) -> np.ndarray:
+    """Measured "10x scale doubles k": per scale i, the m with comp2(m · x_i) = comp1(x_i).
+
+    `comp1`, `comp2` are competence on single skills and on pairs along the path coordinate
+    `x` (increasing). Error rates fall roughly as a power of scale, so comp2 is interpolated
+    with log(1 − comp2) linear in log x; its running maximum is used so that sampling noise
+    cannot make the inverse ambiguous. NaN where comp1(x_i) lies outside comp2's range on
+    x >= x_i (the grid does not reach the matching scale).
+    """
+    lx = np.log(np.asarray(x, dtype=np.float64))
+    c2 = np.maximum.accumulate(np.asarray(comp2, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        e2 = -np.log1p(-np.minimum(c2, 1.0))  # increasing in x, +inf at competence 1
+        e1 = -np.log1p(-np.minimum(np.asarray(comp1, dtype=np.float64), 1.0))
+    out = np.full(lx.shape[0], np.nan)
+    for i, target in enumerate(e1):
+        seg_e, seg_x = e2[i:], lx[i:]
+        if seg_e.shape[0] < 2 or not np.isfinite(target) or not (seg_e[0] <= target <= seg_e[-1]):
+            continue
+        j = int(np.searchsorted(seg_e, target, side="left"))
+        if j == 0:
+            out[i] = 1.0
+            continue
+        e_lo, e_hi = seg_e[j - 1], seg_e[j]
+        t = 0.0 if e_hi == e_lo or not np.isfinite(e_hi) else (target - e_lo) / (e_hi - e_lo)
+        out[i] = float(np.exp(seg_x[j - 1] + t * (seg_x[j] - seg_x[j - 1]) - lx[i]))
+    return out
+
+
+def fit_power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares fit of log y = log a − b log x; returns (b, a). NaN with < 3 points."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
+    return float(-slope), float(np.exp(intercept))

@@ -1,0 +1,1 @@
+"""`sim run` as a library: config → graph → learner → error sets → measurements → tables → files."""
