@@ -9,7 +9,6 @@ from sim.measure.skills import (
     THRESHOLDS,
     beta_emp,
     clean_rates,
-    doubling_multipliers,
     fit_power_law,
     sample_tuples,
     skill_metrics,
@@ -153,58 +152,6 @@ def test_tuple_failure_rates_hand_computed_and_against_theory():
 
 
 # --------------------------------------------------------------------------- doubling, fits
-
-
-def test_doubling_multipliers_exact_for_power_law_errors():
-    """The pair error 1 - comp2 = 0.5 x^-0.3 is a power law, which the documented interpolation
-    (log(1 - comp2) linear in log x) reproduces exactly; comp1(x) = comp2(7 x), so m = 7
-    wherever 7 x_i is still on the grid, NaN beyond."""
-    x = np.logspace(0, 4, 17)
-    comp2 = 1 - 0.5 * x**-0.3
-    comp1 = 1 - 0.5 * (7.0 * x) ** -0.3
-    m = doubling_multipliers(x, comp1, comp2)
-    reach = 7.0 * x <= x[-1] * (1 + 1e-12)
-    np.testing.assert_allclose(m[reach], 7.0, rtol=1e-10)
-    assert np.all(np.isnan(m[~reach]))
-
-
-def test_doubling_multipliers_power_law_closed_form():
-    """theta = 0.5 x^-0.3, comp1 = 1 - theta, comp2 = (1 - theta)^2: the pair curve at m x
-    matches the single-skill curve at x when theta(m x) = 1 - sqrt(1 - theta(x)), i.e.
-    m = (theta / (1 - sqrt(1 - theta)))^(1/0.3). The pair error 2 theta - theta^2 is not a
-    pure power law, so interpolation is approximate: on a grid of 1000 points over 8 decades
-    (step 0.018 in log x) its second-order error stays below 1e-4."""
-    x = np.logspace(0, 8, 1000)
-    theta = 0.5 * x**-0.3
-    m = doubling_multipliers(x, 1 - theta, (1 - theta) ** 2)
-    expected = (theta / (1 - np.sqrt(1 - theta))) ** (1 / 0.3)
-    ok = np.isfinite(m)
-    assert ok[:700].all()  # m < 60 = 10^1.8, so the first 700 points reach their match
-    np.testing.assert_allclose(m[ok], expected[ok], rtol=1e-4)
-    # the same on a coarse grid (4 points per decade) is within 1%
-    xc = np.logspace(0, 8, 33)
-    tc = 0.5 * xc**-0.3
-    mc = doubling_multipliers(xc, 1 - tc, (1 - tc) ** 2)
-    okc = np.isfinite(mc)
-    assert okc.sum() >= 25
-    np.testing.assert_allclose(mc[okc], ((tc / (1 - np.sqrt(1 - tc))) ** (1 / 0.3))[okc],
-                               rtol=1e-2)
-
-
-def test_doubling_multipliers_edge_cases():
-    x = np.array([1.0, 10.0, 100.0])
-    # comp2 already at the target at x_i: m = 1
-    assert doubling_multipliers(x, [0.5, 0.6, 0.7], [0.5, 0.9, 0.95])[0] == 1.0
-    # noisy, non-monotone comp2 is made monotone by its running maximum (0.5, 0.5, 0.6);
-    # the target 0.55 lies between x = 10 and x = 100, at the fraction t of the way in
-    # log(1 - comp2): t = log(0.5 / 0.45) / log(0.5 / 0.4)
-    m = doubling_multipliers(x, [0.55, 0.6, 0.7], [0.5, 0.45, 0.6])
-    t = np.log(0.5 / 0.45) / np.log(0.5 / 0.4)
-    assert m[0] == pytest.approx(10 ** (1 + t), rel=1e-12)
-    assert m[1] == pytest.approx(10.0, rel=1e-12)  # 0.6 is reached exactly at x = 100
-    assert np.isnan(m[2])  # nothing beyond the last scale
-    # competence 1 on single skills cannot be matched by an interpolation: NaN
-    assert np.isnan(doubling_multipliers(x, [1.0, 1.0, 1.0], [0.5, 0.9, 1.0])[0])
 
 
 def test_fit_power_law_recovers_exponent():

@@ -32,7 +32,6 @@ __all__ = [
     "skill_metrics",
     "sample_tuples",
     "tuple_failure_rates",
-    "doubling_multipliers",
     "fit_power_law",
 ]
 
@@ -113,35 +112,6 @@ def tuple_failure_rates(f: np.ndarray, tuples: np.ndarray) -> np.ndarray:
     """1 − ∏_i (1 − f(s_i)) for each tuple (THEORY.md §5, conservative accounting)."""
     keep = 1.0 - clean_rates(f)[tuples]
     return 1.0 - np.prod(keep, axis=1)
-
-
-def doubling_multipliers(x: np.ndarray, comp1: np.ndarray, comp2: np.ndarray) -> np.ndarray:
-    """Measured "10x scale doubles k": per scale i, the m with comp2(m · x_i) = comp1(x_i).
-
-    `comp1`, `comp2` are competence on single skills and on pairs along the path coordinate
-    `x` (increasing). Error rates fall roughly as a power of scale, so comp2 is interpolated
-    with log(1 − comp2) linear in log x; its running maximum is used so that sampling noise
-    cannot make the inverse ambiguous. NaN where comp1(x_i) lies outside comp2's range on
-    x >= x_i (the grid does not reach the matching scale).
-    """
-    lx = np.log(np.asarray(x, dtype=np.float64))
-    c2 = np.maximum.accumulate(np.asarray(comp2, dtype=np.float64))
-    with np.errstate(divide="ignore"):
-        e2 = -np.log1p(-np.minimum(c2, 1.0))  # increasing in x, +inf at competence 1
-        e1 = -np.log1p(-np.minimum(np.asarray(comp1, dtype=np.float64), 1.0))
-    out = np.full(lx.shape[0], np.nan)
-    for i, target in enumerate(e1):
-        seg_e, seg_x = e2[i:], lx[i:]
-        if seg_e.shape[0] < 2 or not np.isfinite(target) or not (seg_e[0] <= target <= seg_e[-1]):
-            continue
-        j = int(np.searchsorted(seg_e, target, side="left"))
-        if j == 0:
-            out[i] = 1.0
-            continue
-        e_lo, e_hi = seg_e[j - 1], seg_e[j]
-        t = 0.0 if e_hi == e_lo or not np.isfinite(e_hi) else (target - e_lo) / (e_hi - e_lo)
-        out[i] = float(np.exp(seg_x[j - 1] + t * (seg_x[j] - seg_x[j - 1]) - lx[i]))
-    return out
 
 
 def fit_power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

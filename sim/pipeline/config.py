@@ -27,7 +27,7 @@ def _log_grid(lo: float, hi: float, n: int) -> tuple[float, ...]:
 #: ``--params 1e8:1e12:13``: model sizes N from 1e8 to 1e12, 13 log-spaced points
 DEFAULT_PARAMS: tuple[float, ...] = _log_grid(1e8, 1e12, 13)
 LEARNERS = ("scaling", "quanta")
-FAILURES = ("random", "skill", "adversarial")
+FAILURES = ("random", "skill", "adversarial", "compositional")
 AXES = ("both", "params", "compute")
 
 
@@ -62,7 +62,8 @@ class RunConfig:
         skills by successive sampling (the default).
     learner : ``"scaling"`` (the paper's learner) or ``"quanta"`` (quantization model).
     failure : for the scaling learner, how the error set Y is drawn:
-        ``"random"``, ``"skill"`` or ``"adversarial"``.
+        ``"random"``, ``"skill"``, ``"adversarial"`` or ``"compositional"`` (breaks the
+        theory's independence across skills on pieces combining more than k skills).
     fit : named scaling-law fit (THEORY.md §6), e.g. ``"hoffmann2022"``.
     params : model sizes N, one run "scale" each.
     tokens_per_param : D = tokens_per_param * N (ignored with ``compute_optimal``).
@@ -71,7 +72,9 @@ class RunConfig:
     axis : the axis the doubling check scales along: ``"both"``, ``"params"`` or ``"compute"``.
     seed : the root seed; every random stream of the run is spawned from it.
     kprimes : tuple sizes k' for the k'-tuple competence measurements (THEORY.md §5).
-    n_tuples : random k'-tuples sampled per k' (>= 1e5 by default).
+    n_tuples : random k'-tuples sampled per k' (from mu1^k').
+    pieces_per_tuple : test pieces judged per sampled tuple and reading (the same at every k',
+        so per-tuple rates carry the same binomial noise and their curves compare).
     calibration : delta -> theta constant; ``None`` uses theory's documented default.
     """
 
@@ -89,7 +92,8 @@ class RunConfig:
     axis: str = "both"
     seed: int = 0
     kprimes: tuple[int, ...] = (1, 2, 4, 8)
-    n_tuples: int = 100_000
+    n_tuples: int = 20_000
+    pieces_per_tuple: int = 32
     calibration: float | None = None
 
     def validated(self) -> RunConfig:
@@ -127,11 +131,13 @@ class RunConfig:
         if not kprimes:
             raise ParameterError("kprimes", "must name at least one tuple size")
         n_tuples = check_int_at_least("n_tuples", self.n_tuples, 1)
+        pieces_per_tuple = check_int_at_least("pieces_per_tuple", self.pieces_per_tuple, 1)
         if self.calibration is not None:
             check_positive("calibration", self.calibration)
         return dataclasses.replace(
             self, n_skills=n_skills, k=k, n_texts=n_texts, params=params, seed=seed,
-            kprimes=kprimes, n_tuples=n_tuples, skill_dist=str(self.skill_dist).strip().lower(),
+            kprimes=kprimes, n_tuples=n_tuples, pieces_per_tuple=pieces_per_tuple,
+            skill_dist=str(self.skill_dist).strip().lower(),
             tokens_per_param=float(self.tokens_per_param), iid=bool(self.iid),
             compute_optimal=bool(self.compute_optimal),
             calibration=None if self.calibration is None else float(self.calibration),

@@ -54,7 +54,7 @@ def plot_emergence_curves(res, path: Path) -> Path:
 
     plt = _pyplot()
     cmap = plt.get_cmap("viridis")
-    c1 = res.curves.filter(pl.col("kprime") == 1)
+    c1 = res.curves.filter(pl.col("reading") == "skills")
     n = res.scales.height
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     for j, i in enumerate(_pick_scales(n)):
@@ -94,24 +94,32 @@ def plot_emergence_curves(res, path: Path) -> Path:
 
 
 def plot_competence(res, path: Path) -> Path:
-    """Competence against scale for k' = 1, 2, 4, 8 (left) and thresholded metrics (right)."""
+    """Measured competence on k'-tuples against scale, both readings (left), the product
+    prediction for reference, and smooth vs thresholded metrics (right)."""
     plt = _pyplot()
     s = res.scales
     n_ax = s["params"].to_numpy()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
-    for kp in res.config.kprimes:
-        col = f"competence_k{kp}"
+    cmap = plt.get_cmap("plasma")
+    kps = res.config.kprimes
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained")
+    for j, kp in enumerate(kps):
+        col = cmap(j / max(1, len(kps)))
         seen = float(s[f"seen_k{kp}"][0])
-        ax.plot(n_ax, s[col], "-o", ms=3,
-                label=f"k'={kp} (seen in training: {100 * seen:.1f}%)")
+        ax.plot(n_ax, s[f"competence_pieces_k{kp}"], "-o", ms=3, color=col,
+                label=f"k'={kp} pieces (seen in training: {100 * seen:.3g}%)")
+        if kp > 1:
+            ax.plot(n_ax, s[f"competence_tensor_k{kp}"], "--s", ms=3, color=col,
+                    label=f"k'={kp} tensorized")
+            ax.plot(n_ax, s[f"competence_product_k{kp}"], ":", lw=1, color=col)
+    ax.plot([], [], "k:", lw=1, label="product of skill competences (prediction)")
     ax.set_xscale("log")
     ax.set_xlabel("parameters N" + ("" if res.config.axis != "compute"
                                      else " (compute-optimal)"))
-    ax.set_ylabel("mean competence on random k'-tuples")
-    ax.set_title("Emergence of competence on k'-tuples of skills")
+    ax.set_ylabel("mean competence on random k'-tuples (measured on pieces)")
+    ax.set_title("Competence on k'-tuples: pieces reading (solid) vs tensorized (dashed)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="lower right")
     bx.plot(n_ax, s["mean_competence"], "k-o", ms=3, label="mean competence (smooth)")
     for tau, st in ((50, "--"), (90, "-."), (99, ":")):
         bx.plot(n_ax, s[f"frac_competent_{tau}"], st, lw=2,
@@ -128,28 +136,41 @@ def plot_competence(res, path: Path) -> Path:
 
 
 def plot_doubling(res, path: Path) -> Path:
-    """The doubling check: measured multiplier m(N) against theory (THEORY.md §5)."""
+    """The doubling check: measured multiplier per doubling k' → 2k' and reading, against
+    the paper's prediction (the scale that halves δ) and exact tensorization (THEORY.md §5)."""
+    import polars as pl
+
     plt = _pyplot()
-    s = res.scales
-    x = s["params"].to_numpy()
-    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
-    ax.plot(x, s["doubling_multiplier"], "o", color="tab:blue",
-            label="measured: k'=2 competence at m·x equals k'=1 at x")
-    ax.plot(x, s["doubling_predicted"], "-", color="tab:orange",
-            label="theory: θ(m·x) = 1 − √(1 − θ(x)) (exact tensorization)")
-    if np.isfinite(s["halving_multiplier"].to_numpy()).any():
-        ax.plot(x, s["halving_multiplier"], "--", color="grey",
-                label="theory: m that halves δ (paper's k'θ linearization)")
-    ax.axhline(10, color="crimson", lw=0.8, ls=":", label="10x")
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters N")
-    ax.set_ylabel(f"multiplier m on the '{res.config.axis}' axis")
-    d = res.doubling
-    med = d.get("measured_median")
-    ax.set_title("Does 10x scale double k?" + (f"  measured median m = {med:.2f}" if med else ""))
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.suptitle(_label(res.config), fontsize=9)
+    d = res.doubling_table
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8), layout="constrained", sharey=True)
+    verdicts = {(v["reading"], v["from_k"]): v for v in res.doubling.get("verdicts", [])}
+    for ax, reading in zip(axes, ("pieces", "tensorized"), strict=True):
+        if d.height == 0:
+            continue
+        dr = d.filter(pl.col("reading") == reading)
+        kps = sorted(set(dr["kprime"].to_list()))
+        for j, kp in enumerate(kps):
+            dk = dr.filter(pl.col("kprime") == kp)
+            v = verdicts.get((reading, kp), {})
+            mark = {True: "holds", False: "FAILS", None: "not judged"}[v.get("holds")]
+            ax.plot(dk["x"], dk["multiplier"], "-o", ms=4, color=f"C{j}",
+                    label=f"{kp} → {2 * kp}: measured ({mark})")
+        x = dr["x"].unique(maintain_order=True).to_numpy() if dr.height else np.array([])
+        first = dr.filter(pl.col("kprime") == kps[0]) if kps else dr
+        if first.height and np.isfinite(first["predicted"].to_numpy()).any():
+            ax.plot(first["x"], first["predicted"], "k--", lw=1.5,
+                    label="prediction: m that halves δ (calibration-free)")
+            ax.plot(first["x"], first["exact"], color="grey", lw=1,
+                    label="exact tensorization (depends on δ→θ calibration)")
+        ax.axhline(10, color="crimson", lw=0.8, ls=":", label="10x")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"scale coordinate x ('{res.config.axis}' axis)" if x.size else "x")
+        ax.set_title(f"{reading} reading: 2k'-tuples at m·x match k'-tuples at x")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("multiplier m")
+    fig.suptitle("Does 10x scale double k?  " + _label(res.config), fontsize=9)
     return _save(fig, path)
 
 

@@ -1,33 +1,51 @@
-"""`sim run` as a library call: config → graph → learner → counts → measurements → tables.
+"""`sim run` as a library call: config → graph → learner → one pass → measurements → tables.
 
 ``run(RunConfig(...))`` returns a `RunResult` holding polars tables; with ``out=`` it also
 writes the run folder (``<out>/<run-id>/``: manifest.json, scales.parquet, skills.parquet,
-curves.parquet, summary.md and PNG plots), built under a temporary name and renamed when
-complete.
+curves.parquet, doubling.parquet, summary.md and PNG plots), built under a temporary name and
+renamed when complete.
+
+The steps, each in its own room:
+
+1. `sim.pipeline.config.RunConfig` — what the user asked for, validated;
+2. `sim.engine.graph.skill_graph` — the lazy skill–text graph;
+3. `sim.learners.make_learner` — the scale grid and the failure rules at every scale;
+4. `sim.engine.passes.count_pass` — ONE pass over the graph evaluates every scale's rule with
+   common random numbers, the adversary's z-histograms and the co-occurrence of sampled tuples
+   (optionally sharded over a Dask cluster: `sim.distributed`);
+5. `sim.measure` — per-skill rates and Theorem 8 (`skills`), k'-tuple competence measured on
+   pieces under both readings (`tuples`), "10x scale doubles k" (`doubling`);
+6. `sim.pipeline.report` / `sim.pipeline.plots` — the run folder.
 
 Tables (one row per …):
 
 - ``scales`` — scale: scale, params (N), tokens (D), compute (6ND), x (the doubling axis'
-  coordinate), delta, theta_target, theta (measured mu2(Y)), n_learned (quanta learner),
-  mean_competence, frac_competent_50/90/99, competence_k<k'> (mean competence on random
-  k'-tuples), seen_k<k'> (fraction of those tuples that co-occur in some piece), bound_holds,
-  worst_tightness (max of beta_emp / beta_star_finite where the theorem applies),
-  doubling_multiplier (measured), doubling_predicted (theory, exact
-  tensorization), halving_multiplier (theory: the scale that halves delta);
-- ``skills`` — scale × skill: scale, params, tokens, skill, mu1, n_edges, n_failed,
-  failure_rate (mu2-weighted; NaN for a skill no piece uses);
-- ``curves`` — scale × k' × alpha: scale, params, kprime, alpha, theta_kprime, beta_emp,
-  beta_star, beta_star_finite (k' = 1), beta_adv, bound ("theorem" | "markov"), holds,
-  tightness (beta_emp / the bound in force).
-
-The adversarial failure model draws one error set per alpha (THEORY.md §4); the curve at
-each alpha uses its own set, and per-skill tables and tuples use the set of
-`sim.learners.rules.HEADLINE_ALPHA`.
+  coordinate), delta, theta_target, n_learned (quanta), theta (measured mu2(Y)),
+  mean_competence (edge-share-weighted, = 1 − theta by double counting),
+  frac_competent_50/90/99; for each k': competence_pieces_k<k'> and competence_tensor_k<k'>
+  (measured on test pieces, the two readings), competence_train_k<k'> (measured on the
+  training pieces that hold a sampled tuple; NaN if none does), competence_product_k<k'> (the
+  *prediction* ∏(1 − f(s_i)), not a measurement), seen_k<k'> (fraction of sampled tuples that
+  co-occur in some training piece); beta_emp_a20, beta_adv_a20, beta_star_a20,
+  beta_star_finite_a20 (the curve at alpha = 0.2: where the learner sits between random ≈ 1
+  and the worst case); bound_holds; worst_tightness_finite (max beta_emp / beta*_finite where
+  the theorem applies);
+- ``skills`` — scale × skill: scale, params, tokens, skill, mu1, edge_share, n_edges,
+  n_failed, failure_rate (NaN for a skill no piece uses);
+- ``curves`` — scale × reading × k' × alpha: reading ("skills" for the graph's own per-skill
+  rates, "pieces" / "tensorized" for tuples), theta_kprime (the measured mean failure rate),
+  beta_emp, beta_star, beta_star_finite (skills only), beta_adv (skills: from the measured
+  z-histogram of the adversary's set of measure alpha; tuples: Binomial form), bound
+  ("theorem" | "markov"), bound_kind (the denominator of tightness: "beta_star_finite",
+  "beta_star" or "markov"), holds, tightness;
+- ``doubling`` — reading × (k' → 2k') × scale: the measured multiplier overall and per curve
+  statistic, the prediction (the multiplier that halves delta), the exact-tensorization one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import time
@@ -39,10 +57,15 @@ import numpy as np
 from sim.pipeline.config import RunConfig
 from theory.errors import ParameterError
 
-__all__ = ["run", "RunResult", "resolve_config", "run_id_for", "FAILURE_PROB"]
+__all__ = ["run", "RunResult", "resolve_config", "run_id_for", "FAILURE_PROB", "BETA_ALPHA",
+           "PASS_CHUNK"]
 
 #: the failure probability the finite-size bound is held to (beta_star_finite)
 FAILURE_PROB = 0.01
+#: the alpha of the per-scale beta columns (beta_emp_a20, ...)
+BETA_ALPHA = 0.2
+#: pieces per kernel call of the serial pass (progress granularity)
+PASS_CHUNK = 1 << 22
 
 
 @dataclass
@@ -53,6 +76,7 @@ class RunResult:
     scales: object
     skills: object
     curves: object
+    doubling_table: object
     doubling: dict
     quanta: dict | None
     timings: dict
@@ -68,24 +92,29 @@ class RunResult:
     def summary(self) -> dict:
         """The run in a JSON-ready dict: config, headline numbers and verdicts."""
         s = self.scales
+        cols = ["params", "tokens", "theta", "mean_competence", "frac_competent_90",
+                *[f"competence_{r}_k{kp}" for kp in self.config.kprimes
+                  for r in ("pieces", "tensor")],
+                *[f"seen_k{kp}" for kp in self.config.kprimes],
+                "beta_emp_a20", "beta_adv_a20", "beta_star_a20", "bound_holds",
+                "worst_tightness_finite"]
         return {
             "run_id": self.run_id,
             "path": None if self.path is None else str(self.path),
             "config": self.config.to_dict(),
             "theta_range": [float(s["theta"].max()), float(s["theta"].min())],
             "bound_holds": self.bound_holds,
-            "worst_tightness": float(s["worst_tightness"].max()),
+            "worst_tightness_finite": _nanmax(s["worst_tightness_finite"].to_numpy()),
             "doubling": self.doubling,
             "quanta": self.quanta,
-            "scales": s.select(_SUMMARY_COLUMNS(self.config)).to_dicts(),
+            "scales": s.select(cols).to_dicts(),
             "timings": self.timings,
         }
 
 
-def _SUMMARY_COLUMNS(cfg: RunConfig) -> list[str]:
-    return ["params", "tokens", "theta", "mean_competence", "frac_competent_90",
-            *[f"competence_k{kp}" for kp in cfg.kprimes], "bound_holds", "worst_tightness",
-            "doubling_multiplier"]
+def _nanmax(a):
+    a = np.asarray(a, dtype=float)
+    return float(np.nanmax(a)) if np.isfinite(a).any() else None
 
 
 def resolve_config(config: RunConfig) -> RunConfig:
@@ -109,11 +138,11 @@ def run_id_for(cfg: RunConfig) -> str:
     return time.strftime("%Y%m%d-%H%M%S") + f"-{h}"
 
 
-# --------------------------------------------------------------------------- the simulation
+# --------------------------------------------------------------------------- the pass
 
 
 class _Progress:
-    """A rich progress bar over the run's steps, or nothing."""
+    """A rich progress bar, or nothing."""
 
     def __init__(self, enabled: bool, total: int, label: str):
         self.bar = None
@@ -127,168 +156,219 @@ class _Progress:
             )
 
             self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
                                 TimeRemainingColumn(), transient=True)
             self.bar.start()
             self.task = self.bar.add_task(label, total=total)
 
-    def advance(self):
+    def advance(self, n: int = 1):
         if self.bar is not None:
-            self.bar.advance(self.task)
+            self.bar.advance(self.task, n)
 
     def close(self):
         if self.bar is not None:
             self.bar.stop()
 
 
-def _theory_curve(theta, k, alphas, n_skills, n_texts, finite: bool):
-    """beta*, beta_star_finite, beta_adv and the bound in force on the alpha grid."""
-    from theory.bounds import beta_adv, beta_star, beta_star_finite
+def pass_range(graph, rules, index, zlevel, n_alpha, start, stop):
+    """`sim.engine.passes.count_pass` over [start, stop): the task a shard runs."""
+    from sim.engine.passes import count_pass
 
-    a = np.asarray(alphas)
+    return count_pass(graph, rules, index=index, zlevel=zlevel, n_alpha=n_alpha, start=start,
+                      stop=stop)
+
+
+def _one_pass(graph, rules, index, zlevel, n_alpha, *, progress, workers, scheduler,
+              shard_size):
+    task = functools.partial(pass_range, graph, rules, index, zlevel, n_alpha)
+    if workers or scheduler:
+        from sim.distributed.client import dask_client
+        from sim.distributed.shards import sum_over_shards
+
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            return sum_over_shards(task, graph.n_texts, shard_size=shard_size, client=client,
+                                   progress=progress)
+    chunk = PASS_CHUNK if shard_size is None else int(shard_size)
+    bar = _Progress(progress, graph.n_texts, "sim run: one pass")
+    total = None
+    try:
+        for start in range(0, graph.n_texts, chunk):
+            stop = min(graph.n_texts, start + chunk)
+            part = task(start, stop)
+            total = part if total is None else total + part
+            bar.advance(stop - start)
+    finally:
+        bar.close()
+    return total
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def _skill_curve(theta, k, alphas, f, share, zhist, n_skills, n_texts, measure):
+    """The graph's per-skill emergence curve at one scale, held against Theorem 8."""
+    from sim.measure.skills import beta_emp
+    from theory.bounds import beta_adv_from_hist, beta_star, beta_star_finite
+
+    nan = np.full(alphas.shape, np.nan)
     if not 0.0 < theta < 1.0:
-        nan = np.full(a.shape, np.nan)
-        return nan, nan, nan
-    bs = np.atleast_1d(beta_star(theta, k, a))
-    bf = (np.atleast_1d(beta_star_finite(theta, k, a, n_skills, n_texts, FAILURE_PROB))
-          if finite else np.full(a.shape, np.nan))
-    ba = np.atleast_1d(beta_adv(theta, int(k), a))
-    return bs, bf, ba
+        return nan, nan, nan, nan
+    be = beta_emp(f, share, theta, alphas)
+    bs = np.atleast_1d(beta_star(theta, k, alphas))
+    kw = {} if measure is None else {"measure": measure}
+    bf = np.atleast_1d(beta_star_finite(theta, k, alphas, n_skills, n_texts, FAILURE_PROB,
+                                        **kw))
+    ba = np.array([beta_adv_from_hist(h, theta) if h.sum() > 0 else np.nan for h in zhist])
+    return be, bs, bf, ba
 
 
-def _simulate(cfg: RunConfig, progress: bool):
+def _curve_frame(i, params, reading, kp, alphas, theta_kp, be, bs, bf, ba):
     import polars as pl
 
-    from sim.engine import kernels
+    finite = np.isfinite(bf)
+    thm = np.isfinite(bs)
+    bound = np.where(finite, bf, np.where(thm & (reading != "skills"), bs, 1.0 / alphas))
+    kind = np.where(finite, "beta_star_finite",
+                    np.where(thm & (reading != "skills"), "beta_star", "markov"))
+    n = alphas.shape[0]
+    return pl.DataFrame({
+        "scale": np.full(n, i, dtype=np.int32), "params": np.full(n, params),
+        "reading": [reading] * n, "kprime": np.full(n, kp, dtype=np.int32), "alpha": alphas,
+        "theta_kprime": np.full(n, theta_kp), "beta_emp": be, "beta_star": bs,
+        "beta_star_finite": bf, "beta_adv": ba,
+        "bound": np.where(kind == "markov", "markov", "theorem").tolist(),
+        "bound_kind": kind.tolist(), "holds": be <= bound * (1 + 1e-12),
+        "tightness": be / bound})
+
+
+def _tuple_curves(cfg, scales, rates, alphas):
+    """Emergence curves of k'-tuples (Theorem 14 / Corollary 13) from measured tuple rates,
+    held against Theorem 8 on the tensorized graph at the measured mean failure rate."""
+    from sim.measure.skills import upper_quantile
+    from sim.measure.tuples import READINGS
+    from theory.bounds import beta_adv, beta_star
+
+    keys = [(i, reading, kp) for i in range(len(scales)) for kp in cfg.kprimes
+            for reading in READINGS if not (kp == 1 and reading == "tensorized")]
+    th = np.array([rates[(reading, kp)][:, i].mean() for i, reading, kp in keys])
+    ok = (th > 0) & (th < 1)
+    bs = np.full((len(keys), alphas.shape[0]), np.nan)
+    ba = np.full_like(bs, np.nan)
+    if ok.any():
+        bs[ok] = beta_star(th[ok, None], cfg.k, alphas[None, :])
+        ba[ok] = beta_adv(th[ok, None], cfg.k, alphas[None, :])
+    frames = []
+    nan = np.full(alphas.shape, np.nan)
+    for j, (i, reading, kp) in enumerate(keys):
+        be = (upper_quantile(rates[(reading, kp)][:, i], None, alphas) / th[j] if ok[j]
+              else nan)
+        frames.append(_curve_frame(i, scales[i].params, reading, kp, alphas, float(th[j]), be,
+                                   bs[j], nan, ba[j]))
+    return frames
+
+
+def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
+    import polars as pl
+
     from sim.engine.graph import skill_graph
-    from sim.learners import rules as learners
-    from sim.measure import skills as measure
+    from sim.engine.passes import tuple_index
+    from sim.learners import make_learner
+    from sim.learners.adversary import adversary_levels, edge_share_estimate
+    from sim.learners.base import check_nested
+    from sim.measure.skills import clean_rates, sample_tuples, skill_metrics
+    from sim.measure.tuples import (
+        READINGS,
+        product_prediction,
+        train_competence,
+        tuple_rates,
+    )
     from theory.bounds import DEFAULT_ALPHAS
-    from theory.scaling import excess_loss, get_fit, theta_from_delta
-    from theory.tensor import kprime_error
 
     timings = {}
     t0 = time.perf_counter()
     graph = skill_graph(cfg.n_skills, cfg.n_texts, cfg.k, skill_dist=cfg.skill_dist,
                         replace=cfg.iid, seed=cfg.seed)
-    mu1 = graph.mu1
-    weights = None if graph.skill_dist == "uniform" else mu1
+    learner = make_learner(cfg)
+    scales = learner.scales()
+    n_sc = len(scales)
+    rules = learner.rules(graph)
+    check_nested(rules)
     alphas = np.asarray(DEFAULT_ALPHAS, dtype=float)
-    scales = learners.scale_path(cfg.params, cfg.tokens_per_param, cfg.axis, cfg.fit)
-    tuples = {kp: measure.sample_tuples(mu1, kp, cfg.n_tuples, cfg.seed)
-              for kp in cfg.kprimes if kp > 1}
-
-    # learner set-up shared by all scales
-    adversarial = cfg.learner == "scaling" and cfg.failure == "adversarial"
-    n_adv = len(alphas) if adversarial else 0
-    bar = _Progress(progress, len(scales) * (1 + n_adv) + n_adv + 1, "sim run")
-    calibration = {} if cfg.calibration is None else {"calibration": cfg.calibration}
-    pieces = None
-    if cfg.learner == "quanta" or cfg.failure == "skill":  # calibration sample of the graph
-        pieces = graph.skills(0, min(cfg.n_texts, learners.CALIBRATION_PIECES))
-    if cfg.learner == "scaling" and cfg.failure == "skill":
-        w = learners.skill_weakness(mu1, cfg.seed)
-    if adversarial:
-        zsets = [learners.adversarial_set(mu1, a, cfg.seed) for a in alphas]
-        hists = []
-        for z in zsets:
-            hists.append(kernels.z_histogram(graph, z)[1])
-            bar.advance()
-        headline = int(np.argmin(np.abs(alphas - learners.HEADLINE_ALPHA)))
-
-    # co-occurrence of sampled tuples in training pieces (a property of the graph)
-    seen = {1: 1.0 - float(np.dot(mu1, graph.degrees() == 0))}
-    for kp, tup in tuples.items():
-        seen[kp] = float(kernels.mark_cooccurring(graph, tup).mean()) if kp <= cfg.k else 0.0
-    bar.advance()
+    zlevel = adversary_levels(edge_share_estimate(graph), alphas, cfg.seed)
+    tuples = {kp: sample_tuples(graph.mu1, kp, cfg.n_tuples, cfg.seed) for kp in cfg.kprimes}
+    multi = [kp for kp in cfg.kprimes if kp > 1]
+    index = tuple_index([tuples[kp] for kp in multi], cfg.n_skills, cfg.k)
     timings["setup_s"] = time.perf_counter() - t0
 
-    scale_rows, skill_frames, curve_frames = [], [], []
     t1 = time.perf_counter()
-    for sc in scales:
-        i = sc.index
-        n_learned = None
-        if cfg.learner == "scaling":
-            delta = float(excess_loss(get_fit(cfg.fit), sc.params, sc.tokens))
-            theta_target = float(theta_from_delta(delta, **calibration))
-        else:
-            delta = float("nan")
-            n_learned = learners.quanta_learned(sc.params, cfg.n_skills)
-            rule, theta_target = learners.quanta_rule(mu1, cfg.k, n_learned, cfg.seed, i,
-                                                      pieces=pieces)
+    counts = _one_pass(graph, rules, index, zlevel, alphas.shape[0], progress=progress,
+                       workers=workers, scheduler=scheduler, shard_size=shard_size)
+    timings["pass_s"] = time.perf_counter() - t1
 
-        per_alpha_f = None
-        if cfg.learner == "quanta":
-            counts = kernels.count_failures(graph, rule)
-        elif cfg.failure == "random":
-            counts = kernels.count_failures(graph, learners.random_rule(theta_target, cfg.seed, i))
-        elif cfg.failure == "skill":
-            q = learners.scale_weakness(w, mu1, cfg.k, theta_target, pieces=pieces)
-            counts = kernels.count_failures(graph, learners.skill_rule(q, cfg.seed, i))
-        else:
-            per_alpha = []
-            for z, h in zip(zsets, hists, strict=True):
-                rule = learners.adversarial_rule(graph, z, theta_target, cfg.seed, i, hist=h)
-                per_alpha.append(kernels.count_failures(graph, rule))
-                bar.advance()
-            counts = per_alpha[headline]
-            per_alpha_f = [c.failure_rate for c in per_alpha]
-            per_alpha_theta = np.array([c.theta for c in per_alpha])
+    # ---- per-skill measurements at every scale
+    t2 = time.perf_counter()
+    n_edges = counts.n_edges
+    failed = counts.failed(counts.skill_levels)  # (n_sc, |S|)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f_all = np.where(n_edges > 0, failed / np.maximum(n_edges, 1), np.nan)
+    theta_all = counts.failed(counts.piece_levels) / graph.n_texts
+    share = n_edges / n_edges.sum()
+    uniform_share = graph.skill_dist == "uniform" and not cfg.iid
+    measure = None if uniform_share else share
+    facts = learner.scale_facts()
 
-        f = counts.failure_rate
-        theta = counts.theta
-        row = {"scale": i, "params": sc.params, "tokens": sc.tokens, "compute": sc.compute,
-               "x": sc.x, "delta": delta, "theta_target": theta_target, "theta": theta,
-               "n_learned": n_learned}
-        row.update(measure.skill_metrics(f, mu1))
-
-        # single-skill curve (per-alpha error sets for the adversary)
-        bs, bf, ba = _theory_curve(theta, cfg.k, alphas, cfg.n_skills, cfg.n_texts, True)
-        if per_alpha_f is None:
-            be = measure.beta_emp(f, weights, theta, alphas) if theta > 0 else alphas * np.nan
-        else:
-            be = np.array([measure.beta_emp(fa, weights, ta, a) if ta > 0 else np.nan
-                           for fa, ta, a in zip(per_alpha_f, per_alpha_theta, alphas,
-                                                strict=True)])
-        bound = np.where(np.isfinite(bf), bf, 1.0 / alphas)
-        holds = be <= bound * (1 + 1e-12)
-        tight = be / bound
-        curve_frames.append(pl.DataFrame({
-            "scale": np.full(alphas.shape, i, dtype=np.int32),
-            "params": np.full(alphas.shape, sc.params),
-            "kprime": np.full(alphas.shape, 1, dtype=np.int32),
-            "alpha": alphas, "theta_kprime": np.full(alphas.shape, theta),
-            "beta_emp": be, "beta_star": bs, "beta_star_finite": bf, "beta_adv": ba,
-            "bound": np.where(np.isfinite(bf), "theorem", "markov").tolist(),
-            "holds": holds, "tightness": tight}))
-        valid = np.isfinite(be)
-        row["bound_holds"] = bool(np.all(holds[valid])) if valid.any() else True
-        # tightness where the theorem (not Markov) is the bound in force
-        thm = valid & np.isfinite(bf)
-        row["worst_tightness"] = float(np.max(tight[thm])) if thm.any() else float("nan")
-
-        # k'-tuples: competence and the tuple emergence curve (Theorem 14)
-        row["competence_k1"] = row["mean_competence"]
+    # ---- tuples: measured on test pieces (both readings), on training pieces, predicted
+    rates = {}
+    for reading in READINGS:
         for kp in cfg.kprimes:
-            if kp == 1:
+            if kp == 1 and reading != "pieces":  # the readings coincide at k' = 1
+                rates[(reading, kp)] = rates[("pieces", kp)]
                 continue
-            tf = measure.tuple_failure_rates(f, tuples[kp])
-            row[f"competence_k{kp}"] = float(1.0 - tf.mean())
-            th_kp = float(kprime_error(theta, kp)) if 0 < theta < 1 else float("nan")
-            bs_k, _, ba_k = _theory_curve(th_kp, cfg.k, alphas, 0, 0, False)
-            be_k = (measure.upper_quantile(tf, None, alphas) / th_kp
-                    if np.isfinite(th_kp) and th_kp > 0 else alphas * np.nan)
-            bound_k = np.where(np.isfinite(bs_k), bs_k, 1.0 / alphas)
-            curve_frames.append(pl.DataFrame({
-                "scale": np.full(alphas.shape, i, dtype=np.int32),
-                "params": np.full(alphas.shape, sc.params),
-                "kprime": np.full(alphas.shape, kp, dtype=np.int32),
-                "alpha": alphas, "theta_kprime": np.full(alphas.shape, th_kp),
-                "beta_emp": be_k, "beta_star": bs_k,
-                "beta_star_finite": np.full(alphas.shape, np.nan), "beta_adv": ba_k,
-                "bound": np.where(np.isfinite(bs_k), "theorem", "markov").tolist(),
-                "holds": be_k <= bound_k * (1 + 1e-12), "tightness": be_k / bound_k}))
+            rates[(reading, kp)] = tuple_rates(graph, rules, tuples[kp], reading,
+                                               cfg.pieces_per_tuple, cfg.seed).rates
+    offsets = np.cumsum([0] + [cfg.n_tuples] * len(multi))
+    seen, train = {}, {}
+    for kp in cfg.kprimes:
+        if kp == 1:
+            seen[kp] = float(np.mean(n_edges[tuples[1][:, 0]] > 0))
+            train[kp] = 1.0 - np.array([np.dot(share, clean_rates(f_all[i]))
+                                        for i in range(n_sc)])
+            continue
+        j = multi.index(kp)
+        tl = counts.tuple_levels[offsets[j]:offsets[j + 1]]
+        seen[kp] = float(np.mean(tl.sum(axis=1) > 0))
+        train[kp] = train_competence(tl, n_sc)[0]
+    timings["tuples_s"] = time.perf_counter() - t2
+
+    scale_rows, skill_frames, curve_frames = [], [], []
+    a20 = int(np.argmin(np.abs(alphas - BETA_ALPHA)))
+    for i, sc in enumerate(scales):
+        theta = float(theta_all[i])
+        f = f_all[i]
+        row = {"scale": i, "params": sc.params, "tokens": sc.tokens, "compute": sc.compute,
+               "x": sc.x}
+        row.update({name: float(v[i]) for name, v in facts.items()})
+        row["theta"] = theta
+        row.update(skill_metrics(f, share))
+        be, bs, bf, ba = _skill_curve(theta, cfg.k, alphas, f, share, counts.zhist,
+                                      cfg.n_skills, cfg.n_texts, measure)
+        cf = _curve_frame(i, sc.params, "skills", 1, alphas, theta, be, bs, bf, ba)
+        curve_frames.append(cf)
+        valid = np.isfinite(be)
+        holds = cf["holds"].to_numpy()
+        row["bound_holds"] = bool(np.all(holds[valid])) if valid.any() else True
+        thm = valid & np.isfinite(bf)
+        tight = cf["tightness"].to_numpy()
+        row["worst_tightness_finite"] = float(np.max(tight[thm])) if thm.any() else np.nan
+        row.update({"beta_emp_a20": be[a20], "beta_adv_a20": ba[a20],
+                    "beta_star_a20": bs[a20], "beta_star_finite_a20": bf[a20]})
         for kp in cfg.kprimes:
+            row[f"competence_pieces_k{kp}"] = float(1.0 - rates[("pieces", kp)][:, i].mean())
+            row[f"competence_tensor_k{kp}"] = float(
+                1.0 - rates[("tensorized", kp)][:, i].mean())
+            row[f"competence_train_k{kp}"] = float(train[kp][i])
+            row[f"competence_product_k{kp}"] = float(
+                1.0 - product_prediction(f, tuples[kp]).mean())
             row[f"seen_k{kp}"] = seen[kp]
         scale_rows.append(row)
         skill_frames.append(pl.DataFrame({
@@ -296,78 +376,43 @@ def _simulate(cfg: RunConfig, progress: bool):
             "params": np.full(cfg.n_skills, sc.params),
             "tokens": np.full(cfg.n_skills, sc.tokens),
             "skill": np.arange(cfg.n_skills, dtype=np.int32),
-            "mu1": mu1, "n_edges": counts.n_edges, "n_failed": counts.n_failed,
-            "failure_rate": f}))
-        bar.advance()
-    bar.close()
-    timings["scales_s"] = time.perf_counter() - t1
-    return graph, scales, scale_rows, skill_frames, curve_frames, timings
+            "mu1": graph.mu1, "edge_share": share, "n_edges": n_edges,
+            "n_failed": failed[i], "failure_rate": f}))
+    curve_frames.extend(_tuple_curves(cfg, scales, rates, alphas))
+    timings["measure_s"] = time.perf_counter() - t2
+    return graph, learner, scales, rates, scale_rows, skill_frames, curve_frames, timings
 
 
-def _doubling(cfg: RunConfig, scales, rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Measured and predicted multipliers of the doubling check (THEORY.md §5).
+def _doubling(cfg, learner, scales, rates):
+    """Measured and predicted "10x scale doubles k" (`sim.measure.doubling`)."""
+    import polars as pl
 
-    Theory's prediction needs a scaling law, so it exists for the scaling learner only; the
-    quanta learner's multiplier is measured and reported alone.
-    """
-    from sim.measure.skills import doubling_multipliers
-    from theory.scaling import excess_loss, get_fit, scale_to_halve, scaled_excess_loss
-    from theory.tensor import theta_for_tuples
+    from sim.measure.doubling import doubling_rows, doubling_verdicts
 
     x = np.array([s.x for s in scales])
-    c1 = np.array([r["competence_k1"] for r in rows])
-    c2 = np.array([r.get("competence_k2", np.nan) for r in rows])
-    measured = (doubling_multipliers(x, c1, c2) if 2 in cfg.kprimes
-                else np.full(x.shape, np.nan))
-    theta = np.array([r["theta_target"] for r in rows])
-    predicted = np.full(x.shape, np.nan)
-    halving = np.full(x.shape, np.nan)
-    if cfg.learner == "scaling":
-        from scipy.optimize import brentq
-
-        fit = get_fit(cfg.fit)
-        for i, sc in enumerate(scales):
-            if not 0 < theta[i] < 1:
-                continue
-            ratio = float(theta_for_tuples(theta[i], 2)) / theta[i]
-            d0 = float(excess_loss(fit, sc.params, sc.tokens))
-
-            def gap(lm, sc=sc, d0=d0, ratio=ratio):
-                return float(scaled_excess_loss(fit, sc.params, sc.tokens, cfg.axis,
-                                                np.exp(lm))) - ratio * d0
-
-            if gap(0.0) * gap(700.0) < 0:
-                predicted[i] = float(np.exp(brentq(gap, 0.0, 700.0, xtol=1e-10)))
-            halving[i] = float(scale_to_halve(fit, sc.params, sc.tokens, cfg.axis))
-    fin = np.isfinite(measured)
-    summary = {
-        "axis": cfg.axis,
-        "n_measured": int(fin.sum()),
-        "measured_median": float(np.median(measured[fin])) if fin.any() else None,
-        "measured_iqr": ([float(v) for v in np.percentile(measured[fin], [25, 75])]
-                         if fin.any() else None),
-        "predicted_median": (float(np.nanmedian(predicted[fin])) if fin.any()
-                             and np.isfinite(predicted[fin]).any() else None),
-        "halving_median": (float(np.nanmedian(halving)) if np.isfinite(halving).any()
-                           else None),
-    }
-    both = fin & np.isfinite(predicted)
-    if both.any():
-        rel = np.abs(measured[both] / predicted[both] - 1.0)
-        summary["max_relative_error"] = float(np.nanmax(rel))
-        summary["within_20pct"] = bool(np.nanmax(rel) <= 0.2)
-    return measured, predicted, halving, summary
+    predicted = np.array([learner.halving_multiplier(i) for i in range(len(scales))])
+    exact = np.array([learner.exact_multiplier(i) for i in range(len(scales))])
+    rows = doubling_rows(x, rates, predicted, exact)
+    verdicts = doubling_verdicts(rows)
+    table = pl.DataFrame(rows) if rows else pl.DataFrame()
+    summary = {"axis": cfg.axis,
+               "prediction": ("the multiplier that halves the excess loss (the paper's "
+                              "calibration-free theta/k')" if np.isfinite(predicted).any()
+                              else None),
+               "verdicts": verdicts,
+               "all_hold": (all(v["holds"] for v in verdicts if v["holds"] is not None)
+                            if any(v["holds"] is not None for v in verdicts) else None)}
+    return table, summary
 
 
-def _quanta_summary(cfg, graph, rows, skill_frames) -> dict:
+def _quanta_summary(cfg, graph, rows, n_edges) -> dict:
     """Fitted loss exponent of the quanta learner (THEORY.md §6: loss ~ n^(−a), a = A − 1)."""
     from sim.measure.skills import fit_power_law
     from sim.pipeline.config import parse_skill_dist
 
     n = np.array([r["n_learned"] for r in rows], dtype=float)
-    # the learner's loss proxy: the fraction of skill uses that hit an unlearned skill
     order = np.argsort(-graph.mu1, kind="stable")
-    deg = skill_frames[0]["n_edges"].to_numpy().astype(float)
+    deg = n_edges.astype(float)
     loss = np.array([deg[order[int(m):]].sum() / deg.sum() for m in n])
     ok = (n >= 1) & (n <= cfg.n_skills / 2)
     b_n, _ = fit_power_law(n[ok], loss[ok])
@@ -375,35 +420,34 @@ def _quanta_summary(cfg, graph, rows, skill_frames) -> dict:
     params = np.array([r["params"] for r in rows])
     b_theta, _ = fit_power_law(params[ok], theta[ok])
     kind, a = parse_skill_dist(cfg.skill_dist)
-    # the same fit on the exact mu1 tail sum_{i>n} mu1(i) (the loss proxy's expectation for
-    # i.i.d. skills): the prediction at this finite |S|, where the cut at S bends the slope
     tail = np.array([graph.mu1[order[int(m):]].sum() for m in n])
     b_finite, _ = fit_power_law(n[ok], tail[ok])
     return {"loss_exponent": b_n, "theta_exponent_in_N": b_theta,
             "expected_exponent": (a - 1.0) if kind == "zipf" else None,
-            "expected_exponent_finite": b_finite,
-            "fit_points": int(ok.sum())}
+            "expected_exponent_finite": b_finite, "fit_points": int(ok.sum())}
 
 
-def _assemble(cfg, graph, scales, rows, skill_frames, curve_frames, timings) -> RunResult:
+def _assemble(cfg, graph, learner, scales, rates, rows, skill_frames, curve_frames,
+              timings) -> RunResult:
     import polars as pl
 
-    measured, predicted, halving, dsum = _doubling(cfg, scales, rows)
-    for r, m, p, h in zip(rows, measured, predicted, halving, strict=True):
-        r["doubling_multiplier"], r["doubling_predicted"], r["halving_multiplier"] = m, p, h
+    dtable, dsum = _doubling(cfg, learner, scales, rates)
     schema = {"scale": pl.Int32, "n_learned": pl.Int64, "bound_holds": pl.Boolean}
     table = pl.DataFrame(rows, infer_schema_length=None)
-    table = table.with_columns([pl.col(c).cast(t) for c, t in schema.items()])
+    table = table.with_columns([pl.col(c).cast(t) for c, t in schema.items()
+                                if c in table.columns])
     float_cols = [c for c in table.columns if c not in schema]
     table = table.with_columns([pl.col(c).cast(pl.Float64) for c in float_cols])
-    quanta = _quanta_summary(cfg, graph, rows, skill_frames) if cfg.learner == "quanta" else None
-    return RunResult(cfg, table, pl.concat(skill_frames), pl.concat(curve_frames), dsum, quanta,
-                     timings)
+    n_edges = skill_frames[0]["n_edges"].to_numpy()
+    quanta = (_quanta_summary(cfg, graph, rows, n_edges) if cfg.learner == "quanta" else None)
+    return RunResult(cfg, table, pl.concat(skill_frames), pl.concat(curve_frames), dtable,
+                     dsum, quanta, timings)
 
 
 def run(config: RunConfig | None = None, out: str | Path | None = None, *,
         progress: bool = False, run_id: str | None = None, plots: bool = True,
-        **overrides) -> RunResult:
+        workers: int | None = None, scheduler: str | None = None,
+        shard_size: int | None = None, **overrides) -> RunResult:
     """Simulate learners over a scale grid and hold them against the theorem.
 
     Parameters
@@ -419,17 +463,22 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
         Name of the run folder (default: time stamp + config hash).
     plots : bool
         Write the PNG plots into the run folder.
+    workers, scheduler : optional
+        Shard the pass over a Dask LocalCluster of `workers` processes, or over the cluster
+        at `scheduler` (``tcp://HOST:PORT``). The tables are byte-identical either way.
+    shard_size : int, optional
+        Pieces per shard (or per serial chunk); does not change the result.
 
     Returns
     -------
     RunResult
-        ``.scales``, ``.skills``, ``.curves`` (polars), ``.doubling``, ``.quanta``,
-        ``.summary()``, and ``.path`` when written.
+        ``.scales``, ``.skills``, ``.curves``, ``.doubling_table`` (polars), ``.doubling``
+        (verdicts), ``.quanta``, ``.summary()``, and ``.path`` when written.
 
     Examples
     --------
     >>> from sim import run
-    >>> res = run(n_skills=100, k=4, n_texts=20_000, params=(1e8, 1e10, 1e12), n_tuples=2000)
+    >>> res = run(n_skills=100, k=4, n_texts=20_000, params=(1e8, 1e10, 1e12), n_tuples=500)
     >>> res.bound_holds
     True
     """
@@ -437,6 +486,10 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
     if overrides:
         cfg = dataclasses.replace(cfg, **overrides)
     cfg = resolve_config(cfg)
+    if shard_size is not None:
+        from theory.errors import check_int_at_least
+
+        shard_size = check_int_at_least("shard_size", shard_size, 1)
     if out is not None:
         from sim.io import ensure_writable_dir
 
@@ -445,8 +498,10 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
         if (root / rid).exists():
             raise ParameterError("--out", f"run folder {str(root / rid)!r} already exists")
     t0 = time.perf_counter()
-    graph, scales, rows, skill_frames, curve_frames, timings = _simulate(cfg, progress)
-    result = _assemble(cfg, graph, scales, rows, skill_frames, curve_frames, timings)
+    graph, learner, scales, rates, rows, skill_frames, curve_frames, timings = _simulate(
+        cfg, progress, workers, scheduler, shard_size)
+    result = _assemble(cfg, graph, learner, scales, rates, rows, skill_frames, curve_frames,
+                       timings)
     timings["total_s"] = time.perf_counter() - t0
     if out is not None:
         from sim.pipeline.report import write_run_folder

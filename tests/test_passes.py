@@ -1,0 +1,151 @@
+"""The one-pass kernel, the judge of explicit pieces and the test-piece filler
+(`sim.engine.passes`): numba kernels against their numpy twins, and against the older,
+independently written single-rule kernels of `sim.engine.kernels`."""
+
+import numba
+import numpy as np
+import pytest
+
+from sim.engine.graph import skill_graph
+from sim.engine.kernels import RandomFailure, count_failures, mark_cooccurring, z_histogram
+from sim.engine.passes import (
+    ScaleRules,
+    count_pass,
+    count_pass_np,
+    fill_pieces,
+    fill_pieces_np,
+    judge_pieces,
+    judge_pieces_np,
+    tuple_index,
+)
+from sim.engine.rng import stream_key
+
+N_SKILLS = 60
+THETA = np.array([0.5, 0.3, 0.2, 0.1, 0.05])
+
+
+def _rules(k_train=4):
+    rng = np.random.default_rng(0)
+    w = rng.random(N_SKILLS)
+    key = stream_key(1, "failure")
+    in_z = (rng.random(N_SKILLS) < 0.3).astype(np.uint8)
+    return {
+        "random": ScaleRules("random", key, 5, theta=THETA),
+        "compositional": ScaleRules("compositional", key, 5, theta=THETA, k_train=k_train),
+        "skill": ScaleRules("skill", key, 5, q=np.minimum(1, np.outer(THETA, w))),
+        "threshold": ScaleRules("threshold", key, 5, in_z=in_z, thr=np.array([1, 1, 2, 2, 3]),
+                                p_tie=np.array([0.9, 0.2, 0.5, 0.1, 0.3])),
+    }
+
+
+GRAPHS = [("uniform", False), ("zipf:1.1", False), ("zipf:2", True)]
+
+
+@pytest.mark.parametrize("dist,iid", GRAPHS)
+@pytest.mark.parametrize("kind", ["random", "compositional", "skill", "threshold"])
+def test_count_pass_equals_numpy_twin(dist, iid, kind):
+    g = skill_graph(N_SKILLS, 3000, 4, skill_dist=dist, replace=iid, seed=1)
+    rng = np.random.default_rng(2)
+    tuples = [rng.integers(0, N_SKILLS, (200, 2)), rng.integers(0, N_SKILLS, (300, 3)),
+              rng.integers(0, N_SKILLS, (100, 4)), g.skills(200, 260)]
+    idx = tuple_index(tuples, N_SKILLS, 4)
+    zl = rng.integers(0, 8, N_SKILLS)
+    rules = _rules()[kind]
+    a = count_pass(g, rules, index=idx, zlevel=zl, n_alpha=6, start=100, stop=2900)
+    b = count_pass_np(g, rules, index=idx, zlevel=zl, n_alpha=6, start=100, stop=2900)
+    for name in ("skill_levels", "piece_levels", "zhist", "tuple_levels"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    # the last 60 tuples are pieces of the range itself: each is found at least once
+    held = idx.size[-60:] >= 2
+    assert (a.tuple_levels[-60:][held].sum(axis=1) >= 1).all()
+
+
+def test_counts_add_over_ranges_and_do_not_depend_on_threads():
+    g = skill_graph(N_SKILLS, 20_000, 4, seed=3)
+    rules = _rules()["skill"]
+    idx = tuple_index([np.random.default_rng(0).integers(0, N_SKILLS, (500, 2))], N_SKILLS, 4)
+    whole = count_pass(g, rules, index=idx, zlevel=np.arange(N_SKILLS) % 5, n_alpha=4)
+    parts = (count_pass(g, rules, index=idx, zlevel=np.arange(N_SKILLS) % 5, n_alpha=4,
+                        stop=7001)
+             + count_pass(g, rules, index=idx, zlevel=np.arange(N_SKILLS) % 5, n_alpha=4,
+                          start=7001))
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = count_pass(g, rules, index=idx, zlevel=np.arange(N_SKILLS) % 5, n_alpha=4)
+    finally:
+        numba.set_num_threads(old)
+    for name in ("skill_levels", "piece_levels", "zhist", "tuple_levels"):
+        np.testing.assert_array_equal(getattr(whole, name), getattr(parts, name))
+        np.testing.assert_array_equal(getattr(whole, name), getattr(one, name))
+
+
+def test_random_levels_match_single_scale_kernel():
+    # nested error sets with one coin per piece: the failures at scale i are exactly those of
+    # the older single-rule kernel with the same coin stream at theta_i
+    g = skill_graph(N_SKILLS, 50_000, 4, seed=4)
+    rules = _rules()["random"]
+    c = count_pass(g, rules)
+    failed = c.failed(c.skill_levels)
+    for i, th in enumerate(THETA):
+        ref = count_failures(g, RandomFailure(th, rules.key))
+        np.testing.assert_array_equal(failed[i], ref.n_failed)
+        assert c.failed(c.piece_levels)[i] == ref.n_texts_failed
+    np.testing.assert_array_equal(c.n_edges, ref.n_edges)
+
+
+def test_tuple_counts_agree_with_cooccurrence_kernel_and_zhist_with_z_kernel():
+    g = skill_graph(40, 5000, 4, skill_dist="zipf:1.1", seed=5)
+    rng = np.random.default_rng(6)
+    tuples = rng.integers(0, 40, (400, 3))
+    c = count_pass(g, _rules()["random"].__class__("random", stream_key(0, "f"), 1,
+                                                    theta=np.array([0.1])),
+                   index=tuple_index([tuples], 40, 4),
+                   zlevel=rng.integers(0, 4, 40), n_alpha=3)
+    np.testing.assert_array_equal(c.tuple_levels.sum(axis=1) > 0, mark_cooccurring(g, tuples)
+                                  & (np.array([len(set(t)) for t in tuples.tolist()]) >= 2))
+    zl = rng.integers(0, 4, 40)
+    c = count_pass(g, ScaleRules("random", stream_key(0, "f"), 1, theta=np.array([0.1])),
+                   zlevel=zl, n_alpha=3)
+    for a in range(3):
+        np.testing.assert_array_equal(c.zhist[a], z_histogram(g, zl <= a)[0])
+
+
+@pytest.mark.parametrize("kind", ["random", "compositional", "skill", "threshold"])
+def test_judge_pieces_twin_any_width(kind):
+    rng = np.random.default_rng(7)
+    p = np.full((400, 7), -1)
+    p[:, :3] = rng.integers(0, N_SKILLS, (400, 3))
+    p[:200, 3:7] = rng.integers(0, N_SKILLS, (200, 4))
+    rules = _rules(k_train=3)[kind]
+    np.testing.assert_array_equal(judge_pieces(p, rules, N_SKILLS, stream_key(2, "t"), 11),
+                                  judge_pieces_np(p, rules, N_SKILLS, stream_key(2, "t"), 11))
+
+
+def test_compositional_equals_random_up_to_k_and_fails_more_beyond():
+    rules = _rules(k_train=4)
+    rng = np.random.default_rng(8)
+    narrow = np.array([rng.permutation(N_SKILLS)[:4] for _ in range(3000)])
+    wide = np.array([rng.permutation(N_SKILLS)[:8] for _ in range(3000)])
+    key = stream_key(3, "t")
+    for p in (narrow, narrow[:, :2]):
+        np.testing.assert_array_equal(judge_pieces(p, rules["compositional"], N_SKILLS, key),
+                                      judge_pieces(p, rules["random"], N_SKILLS, key))
+    lc = judge_pieces(wide, rules["compositional"], N_SKILLS, key)
+    lr = judge_pieces(wide, rules["random"], N_SKILLS, key)
+    assert (lc >= lr).all() and (lc > lr).any()
+
+
+@pytest.mark.parametrize("dist,iid", GRAPHS)
+def test_fill_pieces_twin(dist, iid):
+    g = skill_graph(N_SKILLS, 100, 4, skill_dist=dist, replace=iid, seed=1)
+    rng = np.random.default_rng(9)
+    fixed = np.array([rng.permutation(N_SKILLS)[:5] for _ in range(300)])
+    n_fixed = rng.integers(0, 4, 300)
+    a = fill_pieces(fixed, n_fixed, 6, g, stream_key(3, "fill"), 5)
+    np.testing.assert_array_equal(a, fill_pieces_np(fixed, n_fixed, 6, g, stream_key(3, "fill"),
+                                                     5))
+    for row, fx, m in zip(a, fixed, n_fixed, strict=True):  # the fixed skills are kept
+        np.testing.assert_array_equal(row[:m], fx[:m])
+    if not iid:
+        assert all(len(set(r)) == 6 for r in a.tolist())
