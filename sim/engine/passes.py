@@ -16,7 +16,7 @@ and pieces with more than k skills are judged too):
 - ``skill``: p_i = 1 − ∏_slots (1 − q_i[s]) (per-skill weaknesses; the quanta learner is this
   kind with q = 1 on unlearned skills);
 - ``threshold``: with x = the number of slots in Z, p_i = 1 if x > thr_i, p_tie_i if
-  x = thr_i, else 0 (the adversary of Arora & Goyal's Theorem 8, THEORY.md §4);
+  x = thr_i, else 0 (the adversary of Arora & Goyal's Theorem 8, docs/theory.md §4);
 - ``compositional``: −log(1 − p_i) = −log(1 − theta_i) · w(d), d the piece's distinct skills,
   w(d) = max(1, C(d, 2) / C(k, 2)): each pair of skills combined in one piece is a further
   chance to fail, at the rate the C(k, 2) pairs of a training piece set. On training pieces
@@ -26,7 +26,7 @@ and pieces with more than k skills are judged too):
 `count_pass` walks pieces [start, stop) of a graph once and returns, in one `PassCounts`:
 per-skill level histograms (edges and failures at every scale), the pieces per level (theta
 at every scale), the law of X = |piece ∩ Z_a| for a nested family of adversary sets Z_a
-(THEORY.md §4), and for sampled k'-tuples of every size k' ≤ k whether some piece holds them
+(docs/theory.md §4), and for sampled k'-tuples of every size k' ≤ k whether some piece holds them
 and how those pieces fail. `judge_pieces` gives the levels of explicit pieces (test pieces),
 and `fill_pieces` builds test pieces around given skills. Integer counts over disjoint ranges
 add up exactly, so the result is bit-identical for any thread count, chunk or shard size.
@@ -71,8 +71,11 @@ __all__ = [
     "fill_pieces",
     "fill_pieces_np",
     "pass_bytes",
+    "DENSE_MAX_SKILLS",
 ]
 
+#: largest |S| whose pairs are looked up in dense |S|×|S| tables (pair_row: 16 MiB)
+DENSE_MAX_SKILLS = 2048
 RULE_KINDS = {"random": 1, "skill": 2, "threshold": 3, "compositional": 4}
 _RANDOM, _SKILL, _THRESHOLD, _COMPOSITIONAL = 1, 2, 3, 4
 
@@ -131,18 +134,22 @@ class TupleIndex:
     """Sampled k'-tuples looked up while the pass walks the pieces.
 
     ``rows`` int64[n_q, w] holds each tuple's distinct skills, sorted, −1-padded; ``size`` its
-    number of distinct skills. Tuples of distinct size 2 are found through a dense |S|×|S|
-    table ``pair_row`` (−1 = no query); larger ones through an open-addressing hash table
-    (``tab``: slot → row, −1 empty) of a 64-bit mix of their skills, verified against ``rows``,
-    and only completed when their first pair is marked in ``prefix``. A set queried twice is
+    number of distinct skills. For |S| <= `DENSE_MAX_SKILLS`, tuples of distinct size 2 are
+    found through a dense |S|×|S| table ``pair_row`` (int32, −1 = no query) behind a bitset
+    ``pairbits`` of the queried pairs (125 kB for |S| = 1000: it stays in cache, and most of a
+    piece's pairs stop there); larger ones through an open-addressing hash table (``tab``:
+    slot → row, −1 empty) of a 64-bit mix of their skills, verified against ``rows``, and only
+    completed when their first pair is set in the bitset ``prefbits``. Above
+    `DENSE_MAX_SKILLS` every size goes through the hash table. A set queried twice is
     counted in its first row; ``canon`` maps every row to the row that holds its counts.
     """
 
     rows: np.ndarray
     size: np.ndarray
     pair_row: np.ndarray
+    pairbits: np.ndarray
+    prefbits: np.ndarray
     tab: np.ndarray
-    prefix: np.ndarray
     sizes: np.ndarray
     canon: np.ndarray
 
@@ -151,7 +158,8 @@ class TupleIndex:
         return int(self.rows.shape[0])
 
     def args(self):
-        return self.rows, self.size, self.pair_row, self.tab, self.prefix, self.sizes
+        return (self.rows, self.size, self.pair_row, self.pairbits, self.prefbits, self.tab,
+                self.sizes)
 
 
 @njit(inline="always", cache=True)
@@ -199,9 +207,11 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
         rows[at:at + b.shape[0], :d.shape[1]] = d
         size[at:at + b.shape[0]] = nd
         at += b.shape[0]
-    dense = n_skills <= 4096
-    pair_row = np.full((n_skills, n_skills) if dense else (1, 1), -1, dtype=np.int64)
-    prefix = np.zeros((n_skills, n_skills) if dense else (1, 1), dtype=np.uint8)
+    dense = n_skills <= DENSE_MAX_SKILLS
+    pair_row = np.full((n_skills, n_skills) if dense else (1, 1), -1, dtype=np.int32)
+    n_words = (n_skills * n_skills + 63) // 64 if dense else 1
+    pairbits = np.zeros(n_words, dtype=np.uint64)
+    prefbits = np.zeros(n_words, dtype=np.uint64)
     look = (size >= 2) & (size <= k)
     hashed = np.flatnonzero(look & ((size > 2) | (not dense)))
     canon = np.arange(rows.shape[0], dtype=np.int64)
@@ -210,8 +220,9 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
             if pair_row[rows[i, 0], rows[i, 1]] < 0:
                 pair_row[rows[i, 0], rows[i, 1]] = i
             canon[i] = pair_row[rows[i, 0], rows[i, 1]]
+            _set_bit(pairbits, rows[i, 0] * n_skills + rows[i, 1])
         for i in hashed:
-            prefix[rows[i, 0], rows[i, 1]] = 1
+            _set_bit(prefbits, rows[i, 0] * n_skills + rows[i, 1])
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -234,7 +245,12 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
             tab[j] = i
         canon[i] = tab[j]
     sizes = np.unique(size[hashed]).astype(np.int64)
-    return TupleIndex(rows, size, pair_row, tab, prefix, sizes, canon)
+    return TupleIndex(rows, size, pair_row, pairbits, prefbits, tab, sizes, canon)
+
+
+def _set_bit(bits: np.ndarray, i) -> None:
+    i = int(i)
+    bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
 @dataclass(frozen=True, eq=False)
@@ -351,58 +367,78 @@ def levels_np(skills: np.ndarray, u: np.ndarray, rules: ScaleRules, n_skills: in
 
 
 @njit(inline="always", cache=True)
-def _count_tuples(d, nd, lvl, tl, pair_row, tab, prefix, sizes, rows, size, idx):
-    """Add level `lvl` to every indexed tuple that the piece's distinct skills d[:nd] hold."""
-    if pair_row.shape[0] > 1:
-        for a in range(nd):
-            for b in range(a + 1, nd):
-                r = pair_row[d[a], d[b]]
-                if r >= 0:
-                    tl[r, lvl] += 1
+def _bit(bits, i):
+    return (bits[i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
+
+
+@njit(inline="always", cache=True)
+def _lookup(d, idx, m, lvl, tl, tab, rows, size):
     mask = tab.shape[0] - 1
-    use_prefix = prefix.shape[0] > 1
-    for si in range(sizes.shape[0]):
-        m = sizes[si]
-        if m > nd:
-            continue
-        for i in range(m):
-            idx[i] = i
-        while True:
-            if (not use_prefix) or prefix[d[idx[0]], d[idx[1]]] == 1:
-                h = _tuple_hash(d, idx, m)
-                j = np.int64((h >> np.uint64(20)) & np.uint64(mask))
-                while tab[j] != -1:
-                    r = tab[j]
-                    same = size[r] == m
-                    if same:
-                        for i in range(m):
-                            if rows[r, i] != d[idx[i]]:
-                                same = False
-                                break
-                    if same:
-                        tl[r, lvl] += 1
+    h = _tuple_hash(d, idx, m)
+    j = np.int64((h >> np.uint64(20)) & np.uint64(mask))
+    while tab[j] != -1:
+        r = tab[j]
+        same = size[r] == m
+        if same:
+            for i in range(m):
+                if rows[r, i] != d[idx[i]]:
+                    same = False
+                    break
+        if same:
+            tl[r, lvl] += 1
+            return
+        j = (j + 1) & mask
+
+
+@njit(inline="always", cache=True)
+def _count_tuples(d, nd, n, lvl, tl, pair_row, pairbits, prefbits, tab, sizes, rows, size, idx,
+                  has_pairs):
+    """Add level `lvl` to every indexed tuple that the piece's distinct skills d[:nd] hold."""
+    dense = pairbits.shape[0] > 1
+    if dense and has_pairs:
+        for a in range(nd):
+            row = d[a] * n
+            for b in range(a + 1, nd):
+                if _bit(pairbits, row + d[b]):
+                    tl[pair_row[d[a], d[b]], lvl] += 1
+    if sizes.shape[0] == 0:
+        return
+    for i0 in range(nd):
+        for i1 in range(i0 + 1, nd):
+            if dense and not _bit(prefbits, d[i0] * n + d[i1]):
+                continue
+            idx[0] = i0
+            idx[1] = i1
+            for si in range(sizes.shape[0]):
+                m = sizes[si]
+                if m - 2 > nd - i1 - 1:
+                    continue
+                for i in range(2, m):  # first (m − 2)-subset after i1
+                    idx[i] = i1 + i - 1
+                while True:
+                    _lookup(d, idx, m, lvl, tl, tab, rows, size)
+                    i = m - 1
+                    while i >= 2 and idx[i] == nd - m + i:
+                        i -= 1
+                    if i < 2:
                         break
-                    j = (j + 1) & mask
-            i = m - 1
-            while i >= 0 and idx[i] == nd - m + i:
-                i -= 1
-            if i < 0:
-                break
-            idx[i] += 1
-            for r in range(i + 1, m):
-                idx[r] = idx[r - 1] + 1
+                    idx[i] += 1
+                    for c in range(i + 1, m):
+                        idx[c] = idx[c - 1] + 1
 
 
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_row, tab, prefix, sizes, n_slabs):
+                 zlevel, n_alpha, rows, size, pair_row, pairbits, prefbits, tab, sizes,
+                 n_slabs):
     sl_lv = np.zeros((n_slabs, n_scales + 1, n), dtype=np.int64)
     pc_lv = np.zeros((n_slabs, n_scales + 1), dtype=np.int64)
     zd = np.zeros((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
     n_q = rows.shape[0]
     tl = np.zeros((n_slabs, n_q, n_scales + 1), dtype=np.int64)
-    look = n_q > 0
+    has_pairs = pairbits.shape[0] > 1 and pairbits.any()
+    look = has_pairs or sizes.shape[0] > 0
     span = stop - start
     for sl in prange(n_slabs):
         lo = start + (span * sl) // n_slabs
@@ -443,7 +479,8 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                 for j in range(k):
                     srt[j] = buf[j]
                 nd = _sorted_distinct(srt, d, k)
-                _count_tuples(d, nd, c, tl_row, pair_row, tab, prefix, sizes, rows, size, idx)
+                _count_tuples(d, nd, n, c, tl_row, pair_row, pairbits, prefbits, tab, sizes,
+                              rows, size, idx, has_pairs)
     zh = np.empty((n_alpha, k + 1), dtype=np.int64)
     zs = zd.sum(axis=0)
     for x in range(k + 1):
