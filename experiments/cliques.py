@@ -1,5 +1,5 @@
 """A real phase transition against a metric artefact: cliques in G(n, p) beside the
-exact-match mirage (THEORY.md §7, "Should we care?"); `sim.analyses.cliques` and
+exact-match mirage (docs/theory.md §7, "Should we care?"); `sim.analyses.cliques` and
 `sim.analyses.mirage` do the
 work."""
 

@@ -1,4 +1,4 @@
-"""The emergence-curve figure of Arora & Goyal (THEORY.md §4, Theorem 8).
+"""The emergence-curve figure of Arora & Goyal (docs/theory.md §4, Theorem 8).
 
 Left panel: at ``theta = 0.1``, the fraction of skills ``1 - alpha`` against the competence
 ``1 - beta*(alpha)·theta`` that Theorem 8 guarantees on them, one curve per

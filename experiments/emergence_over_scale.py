@@ -1,4 +1,4 @@
-"""Emergence over scale: the main job's three figures (THEORY.md §4–5).
+"""Emergence over scale: the main job's three figures (docs/theory.md §4–5).
 
 Runs the scaling-law learner of `sim run --skills 1000 --k 4` (random failures) and draws its
 emergence curves against Theorem 8, competence on k'-tuples against scale, and the measured

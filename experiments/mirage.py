@@ -1,5 +1,5 @@
 """Schaeffer et al.'s Fig. 2 (emergence as a mirage of the metric), finite test sets and the
-slides' toy curve (THEORY.md §7); `sim.analyses.mirage` does the work."""
+slides' toy curve (docs/theory.md §7); `sim.analyses.mirage` does the work."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Skill-Mix on simulated learners: the three metrics against k per scale, and novelty.
 
 Reproduces the shape of the Skill-Mix paper's results table (Yu et al., arXiv 2310.17567;
-THEORY.md §8) on the simulator's learners: `sim.analyses.skillmix.run_skillmix` with the default
+docs/theory.md §8) on the simulator's learners: `sim.analyses.skillmix.run_skillmix` with the
+default
 configuration (101 skills, 100 topics, k = 2..6, N = 7e9 .. 1e12), 300 queries per cell.
 ``quick`` uses a 10x smaller training corpus, three scales, k = 2..5 and 60 queries.
 """

@@ -1,4 +1,4 @@
-"""The adversary of Theorem 8 (THEORY.md §4): a nested family of skill sets Z_alpha, and the
+"""The adversary of Theorem 8 (docs/theory.md §4): a nested family of skill sets Z_alpha, and the
 error set of the theta fraction of pieces with the most skills in Z.
 
 `adversary_levels` orders the skills randomly (stream ``"adversary"``) and lets Z_alpha be the

@@ -13,7 +13,7 @@ A learner is anything with
 - ``halving_multiplier(i)`` -> the multiplier of the scale coordinate that halves the excess
   loss at scale i (the paper's calibration-free prediction for "10x scale doubles k"), NaN
   when the learner has no scaling law; ``exact_multiplier(i, kprime)`` the calibration-
-  dependent exact-tensorization one (THEORY.md §5).
+  dependent exact-tensorization one (docs/theory.md §5).
 
 The pipeline loops over scales with no branch on which learner it has; every learner in
 `LEARNERS` passes one conformance test (tests/test_learners.py).
@@ -54,7 +54,7 @@ class Scale:
 
 
 def scale_path(params, tokens_per_param: float, axis: str, fit_name: str) -> list[Scale]:
-    """The (N, D) path a run walks, one `Scale` per grid value N (THEORY.md §5–6).
+    """The (N, D) path a run walks, one `Scale` per grid value N (docs/theory.md §5–6).
 
     - ``both``: D = tokens_per_param · N (N and D grow together);
     - ``params``: D = tokens_per_param · N_0 fixed at the first grid point (N alone grows);

@@ -1,4 +1,4 @@
-"""The quanta learner, after Michaud et al.'s quantization model (THEORY.md §6).
+"""The quanta learner, after Michaud et al.'s quantization model (docs/theory.md §6).
 
 Skills are learned in order of decreasing mu1, ``n(N) = floor(N / params_per_skill)`` of them;
 a piece fails iff it needs an unlearned skill, and otherwise with a small noise floor. As a

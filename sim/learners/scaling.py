@@ -1,7 +1,8 @@
 """The scaling-law learner of Arora & Goyal: theta at each scale from a fitted excess loss.
 
-The excess loss delta(N, D) of a named fit (THEORY.md §6) is mapped to theta =
-`theory.scaling.theta_from_delta` (THEORY.md §2); a *failure model* decides which pieces make up
+The excess loss delta(N, D) of a named fit (docs/theory.md §6) is mapped to theta =
+`theory.scaling.theta_from_delta` (docs/theory.md §2); a *failure model* decides which pieces make
+up
 the error set of measure theta:
 
 - ``random``: every piece fails with probability theta, whatever its skills;
@@ -9,7 +10,7 @@ the error set of measure theta:
   with probability 1 − ∏(1 − q_s); c is calibrated per scale on a sample of the graph's
   pieces so that mu2(Y) = theta;
 - ``adversarial``: Y = the theta fraction of pieces with the most skills in a set Z of measure
-  `sim.learners.adversary.HEADLINE_ALPHA` (ties by the coin; THEORY.md §4);
+  `sim.learners.adversary.HEADLINE_ALPHA` (ties by the coin; docs/theory.md §4);
 - ``compositional``: ``random`` on pieces of at most k skills, and a failure hazard that grows
   with the number of skill pairs on pieces combining more (`sim.engine.passes`): built to
   break the theory's independence across skills (Corollary 13) while matching ``random``
@@ -141,7 +142,7 @@ class ScalingLearner:
     def exact_multiplier(self, i: int, kprime: int = 1) -> float:
         """The multiplier m with theta(m·x) = 1 − sqrt(1 − theta(x)): exact tensorization's
         condition for 2k'-pieces at m·x to fail as often as k'-pieces at x (independent of
-        k'). It depends on the delta → theta calibration constant (THEORY.md §5)."""
+        k'). It depends on the delta → theta calibration constant (docs/theory.md §5)."""
         from scipy.optimize import brentq
 
         from theory.scaling import excess_loss, get_fit, scaled_excess_loss

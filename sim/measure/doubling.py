@@ -1,4 +1,4 @@
-""""10x scale doubles k", measured on emergence curves (Corollary 13; THEORY.md §5).
+""""10x scale doubles k", measured on emergence curves (Corollary 13; docs/theory.md §5).
 
 For a doubling k' → 2k' on the k' grid and a reading of tuple competence, the measured
 multiplier at scale x is the m at which the 2k'-tuple curve at m·x matches the k'-tuple curve

@@ -3,7 +3,7 @@
 Everything here is a function of arrays (failure rates f, the skill measure mu1, theta) and
 returns arrays or plain dicts; `sim.pipeline.runner` assembles them into tables.
 
-Conventions (THEORY.md §3–5):
+Conventions (docs/theory.md §3–5):
 
 - f(s) = mu2(N(s) ∩ Y) / mu2(N(s)); a skill no piece uses has no evidence of competence and
   counts as failed (f = 1), the conservative reading.
@@ -16,7 +16,7 @@ Conventions (THEORY.md §3–5):
   upper quantile matters: the adversary's set Z has measure exactly alpha, and the lower
   quantile would report the best skill *outside* Z.)
 - A k'-tuple's failure rate under conservative accounting is 1 − ∏_i (1 − f(s_i))
-  (THEORY.md §5); tuples are drawn from mu1^k'.
+  (docs/theory.md §5); tuples are drawn from mu1^k'.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def sample_tuples(mu1: np.ndarray, kprime: int, n: int, seed: int) -> np.ndarray
 
 
 def tuple_failure_rates(f: np.ndarray, tuples: np.ndarray) -> np.ndarray:
-    """1 − ∏_i (1 − f(s_i)) for each tuple (THEORY.md §5, conservative accounting)."""
+    """1 − ∏_i (1 − f(s_i)) for each tuple (docs/theory.md §5, conservative accounting)."""
     keep = 1.0 - clean_rates(f)[tuples]
     return 1.0 - np.prod(keep, axis=1)
 

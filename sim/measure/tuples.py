@@ -1,6 +1,6 @@
-"""Competence on k'-tuples of skills, measured on pieces, under both readings (THEORY.md §5).
+"""Competence on k'-tuples of skills, measured on pieces, under both readings (docs/theory.md §5).
 
-- *pieces* reading (THEORY.md §3, and Skill-Mix's): a tuple's failure rate is the learner's
+- *pieces* reading (docs/theory.md §3, and Skill-Mix's): a tuple's failure rate is the learner's
   failure rate on pieces that need all of the tuple's skills. Each sampled tuple gets
   `pieces_per_tuple` fresh test pieces: its distinct skills plus k − d random others when it
   has d < k distinct skills, exactly its skills when d >= k (k' > k: combinations no training

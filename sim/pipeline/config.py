@@ -54,8 +54,8 @@ class RunConfig:
 
     Attributes
     ----------
-    n_skills : |S|, the number of skills (THEORY.md §1).
-    k : skills per text piece (THEORY.md §1).
+    n_skills : |S|, the number of skills (docs/theory.md §1).
+    k : skills per text piece (docs/theory.md §1).
     n_texts : |T|, text pieces; ``None`` means ``1000 * n_skills``.
     skill_dist : ``"uniform"`` or ``"zipf:A"``, the skill measure mu1.
     iid : draw a piece's k skills i.i.d. from mu1 (the paper's wording) instead of k distinct
@@ -64,14 +64,14 @@ class RunConfig:
     failure : for the scaling learner, how the error set Y is drawn:
         ``"random"``, ``"skill"``, ``"adversarial"`` or ``"compositional"`` (breaks the
         theory's independence across skills on pieces combining more than k skills).
-    fit : named scaling-law fit (THEORY.md §6), e.g. ``"hoffmann2022"``.
+    fit : named scaling-law fit (docs/theory.md §6), e.g. ``"hoffmann2022"``.
     params : model sizes N, one run "scale" each.
     tokens_per_param : D = tokens_per_param * N (ignored with ``compute_optimal``).
     compute_optimal : take D = D*(C) on the compute-optimal path for C = 6 N D0 where D0 is
         ``tokens_per_param * N``; i.e. (N, D) are re-allocated optimally for the same compute.
     axis : the axis the doubling check scales along: ``"both"``, ``"params"`` or ``"compute"``.
     seed : the root seed; every random stream of the run is spawned from it.
-    kprimes : tuple sizes k' for the k'-tuple competence measurements (THEORY.md §5).
+    kprimes : tuple sizes k' for the k'-tuple competence measurements (docs/theory.md §5).
     n_tuples : random k'-tuples sampled per k' (from mu1^k').
     pieces_per_tuple : test pieces judged per sampled tuple and reading (the same at every k',
         so per-tuple rates carry the same binomial noise and their curves compare).

@@ -44,7 +44,7 @@ def _label(cfg) -> str:
 
 
 def plot_emergence_curves(res, path: Path) -> Path:
-    """Measured emergence curves against Theorem 8 at a few scales (THEORY.md §4).
+    """Measured emergence curves against Theorem 8 at a few scales (docs/theory.md §4).
 
     Left: the paper's coordinates — fraction of skills 1 − alpha against the competence
     1 − beta·theta they are guaranteed — measured (solid) and theorem (dashed, finite-size),
@@ -137,7 +137,7 @@ def plot_competence(res, path: Path) -> Path:
 
 def plot_doubling(res, path: Path) -> Path:
     """The doubling check: measured multiplier per doubling k' → 2k' and reading, against
-    the paper's prediction (the scale that halves δ) and exact tensorization (THEORY.md §5)."""
+    the paper's prediction (the scale that halves δ) and exact tensorization (docs/theory.md §5)."""
     import polars as pl
 
     plt = _pyplot()

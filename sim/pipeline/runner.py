@@ -341,6 +341,11 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
             rates[(reading, kp)] = tuple_rates(graph, rules, tuples[kp], reading,
                                                cfg.pieces_per_tuple, cfg.seed).rates
     offsets = np.cumsum([0] + [cfg.n_tuples] * len(multi))
+    # a tuple whose skills are all one skill (i.i.d. draws repeat) is held by that skill's
+    # pieces: take them from the per-skill counts (edges; a piece using it twice counts twice)
+    tuple_levels = counts.tuple_levels.copy()
+    one = index.size == 1
+    tuple_levels[one] = counts.skill_levels[:, index.rows[one, 0]].T
     seen, train = {}, {}
     for kp in cfg.kprimes:
         if kp == 1:
@@ -349,7 +354,7 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
                                         for i in range(n_sc)])
             continue
         j = multi.index(kp)
-        tl = counts.tuple_levels[offsets[j]:offsets[j + 1]]
+        tl = tuple_levels[offsets[j]:offsets[j + 1]]
         seen[kp] = float(np.mean(tl.sum(axis=1) > 0))
         train[kp] = train_competence(tl, n_sc)[0]
     timings["tuples_s"] = time.perf_counter() - t2
