@@ -5,6 +5,12 @@ Statistical tests use fixed seeds; each states the tolerance it uses and why.
 
 import os
 
+# One OpenBLAS thread per test process (set before numpy loads; an explicit setting wins):
+# scipy's L-BFGS-B calls BLAS on tiny matrices, and on a machine with more busy processes than
+# cores OpenBLAS's thread pool made each call ~30x slower (theory.fit bootstrap refit: 3 ms ->
+# 100 ms of CPU measured on 2 shared cores).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 from hypothesis import HealthCheck, settings
 

@@ -1,4 +1,5 @@
-"""Theorem 8, its computable form and the adversarial baseline (theory.bounds, THEORY.md §4)."""
+"""Theorem 8, its computable form and the adversarial baseline (theory.bounds,
+docs/theory.md §4)."""
 
 import math
 
@@ -13,16 +14,18 @@ from theory.bounds import (
     DEFAULT_ALPHAS,
     alpha_max,
     beta_adv,
+    beta_adv_from_hist,
     beta_star,
     beta_star_finite,
     emergence_curve,
     holds,
     lhs,
     log_failure_bound,
+    log_n_sets,
 )
 from theory.errors import ParameterError
 
-# THEORY.md §4 reference table (natural logs), None = no non-trivial bound
+# docs/theory.md §4 reference table (natural logs), None = no non-trivial bound
 TABLE = {
     (0.1, 2): ([14.64, 8.69, None, None, None], 0.197),
     (0.1, 4): ([9.88, 6.23, 3.97, 3.02, 2.45], 0.444),
@@ -48,7 +51,7 @@ def test_reference_table(theta, k):
 
 
 def test_talk_example_holds_iff_k_at_least_9():
-    # "80% of skills have at most 30% error" at theta = 0.1 (THEORY.md §4)
+    # "80% of skills have at most 30% error" at theta = 0.1 (docs/theory.md §4)
     for k in range(1, 30):
         assert bool(holds(0.1, k, 0.2, 3.0)) == (k >= 9), k
 
@@ -232,6 +235,119 @@ def test_beta_adv_monte_carlo(theta, k, alpha):
     assert abs(estimate - beta_adv(theta, k, alpha)) < 5 * se  # 5 standard errors
 
 
+def _h(p):
+    return 0.0 if p in (0.0, 1.0) else -p * math.log(p) - (1 - p) * math.log(1 - p)
+
+
+@pytest.mark.parametrize("n", [10, 101, 1000])
+def test_log_n_sets_uniform_is_the_entropy_term(n):
+    # uniform measure: every minimal set has ceil(alpha n) skills, so the count term is
+    # n H(ceil(alpha n)/n), on both sides of alpha = 1/2. Catches an off-by-one in the
+    # number of skills needed (float rounding of the cumulative sum) and a bound that gives
+    # n log 2 beyond alpha = 1/2.
+    alphas = np.array([0.01, 0.05, 0.2, 0.37, 0.5, 0.61, 0.9, 0.99])
+    got = log_n_sets(np.full(n, 1.0 / n), alphas)
+    want = [n * _h(math.ceil(round(a * n, 9)) / n) for a in alphas]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # unnormalized weights (e.g. degrees) give the same answer
+    np.testing.assert_allclose(log_n_sets(np.full(n, 7.0), alphas), want, rtol=1e-12)
+    if n == 1000:  # alpha |S| integral: exactly |S| H(alpha)
+        np.testing.assert_allclose(got, [n * _h(a) for a in alphas], rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_log_n_sets_bounds_the_enumerated_count(seed):
+    # Enumerate every subset of 12 skills with random (skewed) weights, keep the minimal ones
+    # with measure >= alpha (dropping any skill falls below alpha), and count them: the bound
+    # must be above the log of that count, and (sets of sizes in [m_min, m_max] being all it
+    # counts) below log(n + 1) + n log 2. Catches a bound built from the wrong end of the
+    # sorted weights (too few skills per set, hence too few sets).
+    n = 12
+    rng = np.random.default_rng(seed)
+    w = rng.pareto(1.0, n) + 0.01
+    w /= w.sum()
+    for alpha in (0.05, 0.2, 0.5, 0.8, 0.95):
+        count, sizes = 0, set()
+        for mask in range(1, 2**n):
+            members = [i for i in range(n) if mask >> i & 1]
+            m = sum(w[i] for i in members)
+            if m >= alpha and m - min(w[i] for i in members) < alpha:
+                count += 1
+                sizes.add(len(members))
+        bound = float(log_n_sets(w, alpha))
+        assert math.log(count) <= bound + 1e-12, alpha
+        assert math.log(sum(math.comb(n, j) for j in sizes)) <= bound + 1e-12, alpha
+        assert bound <= math.log(n + 1) + n * math.log(2)
+    # zero-weight skills are in no minimal set: they must not change the count
+    assert log_n_sets(np.concatenate([w, np.zeros(5)]), 0.3) == log_n_sets(w, 0.3)
+
+
+def test_finite_size_with_a_measure():
+    theta, k, n_skills, n_texts = 0.1, 8, 1000, 1e5
+    alpha = np.array([0.1, 0.2, 0.3])
+    # the uniform measure reproduces today's term (alpha |S| integral here)
+    np.testing.assert_allclose(
+        beta_star_finite(theta, k, alpha, n_skills, n_texts, measure=np.ones(n_skills)),
+        beta_star_finite(theta, k, alpha, n_skills, n_texts), rtol=1e-12)
+    # a skewed measure: more candidate sets, so a weaker (larger) finite-size beta, and the
+    # solve still lands on the target exponent with the measure's count term
+    mu = 1.0 / np.arange(1, n_skills + 1)
+    b = beta_star_finite(theta, k, alpha, n_skills, n_texts, measure=mu)
+    assert np.all(b > beta_star_finite(theta, k, alpha, n_skills, n_texts))
+    np.testing.assert_allclose(
+        log_failure_bound(theta, k, alpha, b, n_skills, n_texts, measure=mu), math.log(0.01),
+        atol=1e-6)
+    # log_failure_bound with a measure is n_texts * lhs + log_n_sets, term by term
+    assert log_failure_bound(theta, k, 0.2, 4.0, n_skills, n_texts, measure=mu) == pytest.approx(
+        n_texts * float(lhs(theta, k, 0.2, 4.0)) + float(log_n_sets(mu, 0.2)), rel=1e-12)
+    with pytest.raises(ParameterError) as e:
+        beta_star_finite(theta, k, 0.2, 999, n_texts, measure=mu)
+    assert e.value.param == "n_skills"
+    with pytest.raises(ParameterError) as e:
+        log_failure_bound(theta, k, 0.2, 4.0, 3, n_texts, measure=[1.0, -1.0, 2.0])
+    assert e.value.param == "measure"
+
+
+@pytest.mark.parametrize("theta", [0.01, 0.1, 0.25, 0.6])
+@pytest.mark.parametrize("k,alpha", [(1, 0.3), (2, 0.2), (4, 0.05), (8, 0.2), (16, 0.5)])
+def test_beta_adv_from_hist_with_the_binomial_law(theta, k, alpha):
+    # two formulas for the same quantity: beta_adv reads P(X > j) off scipy's binomial sf,
+    # beta_adv_from_hist accumulates it from the histogram; they must agree
+    hist = stats.binom.pmf(np.arange(k + 1), k, alpha)
+    assert beta_adv_from_hist(hist, theta) == pytest.approx(beta_adv(theta, k, alpha), rel=1e-12)
+    # counts instead of masses: the law is normalized
+    assert beta_adv_from_hist(1e6 * hist, theta) == pytest.approx(
+        beta_adv(theta, k, alpha), rel=1e-12)
+
+
+def test_beta_adv_from_hist_on_a_sample():
+    # A non-binomial law (distinct skills: X is hypergeometric), measured on a sample: the top
+    # m pieces by X (found by sorting, ties do not matter to the sum) force a failure rate
+    # sum(top m X) / sum(X) on Z; divided by theta = m / n it must equal the formula on the
+    # sample's histogram exactly (up to rounding).
+    rng = np.random.default_rng(11)
+    n, k = 100_000, 6
+    x = rng.hypergeometric(30, 70, k, size=n)
+    hist = np.bincount(x, minlength=k + 1)
+    for m in (1_000, 12_345, 50_000):
+        top = np.sort(x)[n - m:]
+        want = top.sum() / x.sum() / (m / n)
+        assert beta_adv_from_hist(hist, m / n) == pytest.approx(want, rel=1e-12)
+
+
+def test_beta_adv_from_hist_vectorized():
+    # rows are separate laws; theta broadcasts against the rows
+    k, alphas, thetas = 8, np.array([0.1, 0.2, 0.4]), np.array([0.05, 0.1, 0.3])
+    hists = stats.binom.pmf(np.arange(k + 1)[None, :], k, alphas[:, None])
+    got = beta_adv_from_hist(hists, thetas)
+    assert got.shape == (3,)
+    for i in range(3):
+        assert got[i] == pytest.approx(beta_adv(thetas[i], k, alphas[i]), rel=1e-12)
+    assert beta_adv_from_hist(hists, 0.1).shape == (3,)
+    # no piece touches Z: no failure rate on Z
+    assert np.isnan(beta_adv_from_hist([1.0, 0.0, 0.0], 0.1))
+
+
 @pytest.mark.parametrize(
     "call,param",
     [
@@ -246,6 +362,14 @@ def test_beta_adv_monte_carlo(theta, k, alpha):
         (lambda: emergence_curve(0.1, 4, [0.0, 0.5]), "alpha"),
         (lambda: beta_star_finite(0.1, 4, 0.2, 10, 100, failure_prob=1.0), "failure_prob"),
         (lambda: log_failure_bound(0.1, 4, 0.2, 2.0, -1, 100), "n_skills"),
+        (lambda: log_n_sets([], 0.2), "measure"),
+        (lambda: log_n_sets([0.0, 0.0], 0.2), "measure"),
+        (lambda: log_n_sets([1.0, np.nan], 0.2), "measure"),
+        (lambda: log_n_sets([1.0, 2.0], 1.0), "alpha"),
+        (lambda: beta_adv_from_hist([0.5, 0.5], 0.0), "theta"),
+        (lambda: beta_adv_from_hist([0.5, -0.5], 0.1), "hist"),
+        (lambda: beta_adv_from_hist([1.0], 0.1), "hist"),
+        (lambda: beta_adv_from_hist([0.0, 0.0, 0.0], 0.1), "hist"),
     ],
 )
 def test_bad_input(call, param):

@@ -1,4 +1,4 @@
-"""Binary entropy and binary KL divergence (theory.info, THEORY.md §4)."""
+"""Binary entropy and binary KL divergence (theory.info, docs/theory.md §4)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests of theory.mirage: the metrics of THEORY.md §7 on hand-computed values, the emergence
+"""Tests of theory.mirage: the metrics of docs/theory.md §7 on hand-computed values, the emergence
 score on constructed curves, and input validation."""
 
 import math
@@ -60,7 +60,7 @@ def test_multiple_choice_grade():
 
 
 def test_per_token_model_reference_numbers():
-    # THEORY.md §7: c = 2e9, alpha = -0.5 gives p = 0.09, 0.29, 0.58, 0.90 at the GPT-3 sizes
+    # docs/theory.md §7: c = 2e9, alpha = -0.5 gives p = 0.09, 0.29, 0.58, 0.90 at the GPT-3 sizes
     p = per_token_probability(GPT3_PARAMS, 2e9, -0.5)
     np.testing.assert_allclose(p, [0.09, 0.29, 0.58, 0.90], atol=0.006)
     # loss = (N/c)^alpha: at N = c it is 1, at N = 4c (alpha = -0.5) it is 1/2

@@ -1,4 +1,4 @@
-"""theory.skillmix: Skill-Mix combinatorics and the novelty arithmetic (THEORY.md §8)."""
+"""theory.skillmix: Skill-Mix combinatorics and the novelty arithmetic (docs/theory.md §8)."""
 
 import itertools
 import math
@@ -21,7 +21,7 @@ from theory.skillmix import (
 
 
 def test_n_combinations_exact_values():
-    assert n_combinations(101, 5) == 79_208_745  # THEORY.md §8
+    assert n_combinations(101, 5) == 79_208_745  # docs/theory.md §8
     assert n_combinations(101, 5, 100) == 7_920_874_500
     assert n_combinations(101, 6, 100) == 1_267_339_920 * 100
     # independent count by enumeration on a small case
@@ -40,7 +40,7 @@ def test_log10_matches_exact_integers():
 
 
 def test_coverage_bound_paper_numbers():
-    # 0.0144^5 * 0.0022 * 5e10 = 0.0681 and 0.00098 at k = 6 (THEORY.md §8)
+    # 0.0144^5 * 0.0022 * 5e10 = 0.0681 and 0.00098 at k = 6 (docs/theory.md §8)
     assert float(coverage_bound(5)) == pytest.approx(0.0681, abs=5e-5)
     assert float(coverage_bound(6)) == pytest.approx(0.00098, abs=5e-6)
     assert float(coverage_bound(5)) == pytest.approx(0.0144**5 * 0.0022 * 5e10, rel=1e-14)

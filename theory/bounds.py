@@ -1,4 +1,4 @@
-"""The Arora–Goyal emergence theorem and its adversarial baseline (THEORY.md §4).
+"""The Arora–Goyal emergence theorem and its adversarial baseline (docs/theory.md §4).
 
 Theorem 8 of Arora & Goyal, *A Theory for Emergence of Complex Skills and Language Models*
 (arXiv 2307.15936): on a random skill–text graph of degree `k` with uniform measures, with
@@ -40,9 +40,11 @@ __all__ = [
     "alpha_max",
     "beta_star",
     "emergence_curve",
+    "log_n_sets",
     "log_failure_bound",
     "beta_star_finite",
     "beta_adv",
+    "beta_adv_from_hist",
 ]
 
 #: The default alpha grid of `emergence_curve`: 0.05, 0.10, ..., 0.95.
@@ -77,7 +79,7 @@ def _upper_tail_exponent(q, p):
 def lhs(theta, k, alpha, beta):
     """Left-hand side of Theorem 8: ``H(theta) - k*theta*D(beta*alpha || alpha)``.
 
-    The theorem's conclusion holds when this is negative (THEORY.md §4).
+    The theorem's conclusion holds when this is negative (docs/theory.md §4).
 
     Parameters
     ----------
@@ -110,7 +112,7 @@ def lhs(theta, k, alpha, beta):
 def holds(theta, k, alpha, beta):
     """Whether Theorem 8 guarantees ``1 - alpha`` of skills fail at most ``beta*theta``.
 
-    Equivalent to ``lhs(theta, k, alpha, beta) < 0`` (THEORY.md §4); true wherever
+    Equivalent to ``lhs(theta, k, alpha, beta) < 0`` (docs/theory.md §4); true wherever
     ``beta >= 1/alpha`` (Markov). Example from the talk: ``theta = 0.1, alpha = 0.2,
     beta = 3`` holds exactly for ``k >= 9``.
 
@@ -122,7 +124,7 @@ def holds(theta, k, alpha, beta):
 
 
 def alpha_max(theta, k):
-    """Largest alpha with a non-trivial bound: ``exp(-H(theta) / (k*theta))`` (THEORY.md §4).
+    """Largest alpha with a non-trivial bound: ``exp(-H(theta) / (k*theta))`` (docs/theory.md §4).
 
     For ``alpha >= alpha_max`` no ``beta < 1/alpha`` satisfies Theorem 8 (since
     ``D(q || alpha) <= log(1/alpha)`` for all ``q``), so only Markov's ``beta = 1/alpha``
@@ -150,7 +152,7 @@ def _beta_from_c(c, alpha):
 
 
 def beta_star(theta, k, alpha):
-    """The smallest valid ``beta`` of Theorem 8 (THEORY.md §4, "computable form").
+    """The smallest valid ``beta`` of Theorem 8 (docs/theory.md §4, "computable form").
 
     With ``c = H(theta) / (k*theta)``, solve ``D(q* || alpha) = c`` for ``q*`` in
     ``(alpha, 1)`` with a vectorized bracketed bisection (`theory._roots`), then
@@ -183,7 +185,7 @@ def beta_star(theta, k, alpha):
 
 
 def emergence_curve(theta: float, k: float, alphas=None):
-    """The emergence curve at ``(theta, k)`` as a table (THEORY.md §4).
+    """The emergence curve at ``(theta, k)`` as a table (docs/theory.md §4).
 
     Parameters
     ----------
@@ -243,16 +245,96 @@ def _check_sizes(n_skills, n_texts, failure_prob=None):
         check_open_unit("failure_prob", failure_prob)
 
 
-def log_failure_bound(theta, k, alpha, beta, n_skills, n_texts):
-    """Finite-size exponent of the union bound: ``n_texts*lhs + n_skills*H(alpha)``.
+def _check_measure(measure) -> np.ndarray:
+    try:
+        w = np.asarray(measure, dtype=float)
+    except (TypeError, ValueError):
+        raise ParameterError("measure", f"must be an array of weights; got {measure!r}") from None
+    if w.ndim != 1 or w.size == 0:
+        raise ParameterError("measure", f"must be a non-empty 1-d array; got shape {w.shape}")
+    if not np.all(np.isfinite(w) & (w >= 0)) or not w.sum() > 0:
+        raise ParameterError("measure", "must be finite, >= 0 and not all 0")
+    return w
 
-    THEORY.md §4, proof sketch: the log of the probability (bounded above) that some pair
+
+def log_n_sets(measure, alpha):
+    """Upper bound on the log-number of minimal skill sets of measure at least `alpha` (§4).
+
+    The union bound of Theorem 8's proof runs over the bad skill sets ``Z``. For the uniform
+    measure these have ``alpha |S|`` skills and there are ``C(|S|, alpha |S|) <=
+    exp(|S| H(alpha))`` of them. For a non-uniform measure ``mu1`` it suffices to count the
+    *minimal* sets with ``mu1(Z) >= alpha`` (every bad set contains one, and its skills are
+    bad too). A minimal set has between ``m_min`` and ``m_max`` skills, where ``m_max`` is
+    the number of smallest-measure skills needed to reach `alpha` (if ``|Z| = m``, dropping
+    its heaviest skill leaves ``m - 1`` skills of measure ``< alpha``, which the ``m - 1``
+    lightest skills then also have) and ``m_min`` the number of heaviest skills needed.
+    Zero-weight skills are in no minimal set, so the ground set is the ``n`` skills of
+    positive weight. Hence
+
+        log #sets <= log sum_{m_min <= j <= m_max} C(n, j)
+                  <= log(m_max - m_min + 1) + n * H(j* / n),
+
+    with ``j*`` the point of ``[m_min, m_max]`` closest to ``n/2`` (``H`` is largest
+    there). For the uniform measure ``m_min = m_max = ceil(alpha |S|)`` and this is
+    ``|S| H(ceil(alpha |S|) / |S|)``: the ``|S| H(alpha)`` term up to rounding ``alpha |S|``.
+
+    Parameters
+    ----------
+    measure : array_like, shape (|S|,)
+        Skill weights ``mu1`` (non-negative, not all 0; normalized here).
+    alpha : float or array_like
+        Measure of the bad set, in (0, 1).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        The bound in nats, shaped like `alpha`.
+
+    Notes
+    -----
+    Cumulative sums within a relative ``1e-12`` of ``alpha`` count as reaching it, so that
+    float rounding in the sum of ``alpha |S|`` equal weights does not add a skill.
+    """
+    w = _check_measure(measure)
+    check_open_unit("alpha", alpha)
+    w = np.sort(w[w > 0])
+    n = w.size
+    target = np.asarray(alpha, dtype=float) * w.sum() * (1 - 1e-12)
+    up = np.cumsum(w)  # lightest first
+    down = np.cumsum(w[::-1])  # heaviest first
+    m_max = np.minimum(np.searchsorted(up, target, side="left") + 1, n)
+    m_min = np.minimum(np.searchsorted(down, target, side="left") + 1, n)
+    j_star = np.clip(n / 2.0, m_min, m_max)
+    return _out(np.log(m_max - m_min + 1.0) + n * binary_entropy(j_star / n))
+
+
+def _log_n_sets_or_uniform(measure, alpha, n_skills):
+    """``n_skills * H(alpha)`` without a measure, else `log_n_sets` (checking |S| agrees)."""
+    if measure is None:
+        return np.asarray(n_skills, dtype=float) * binary_entropy(np.asarray(alpha, dtype=float))
+    w = _check_measure(measure)
+    if not np.all(np.asarray(n_skills) == w.size):
+        raise ParameterError(
+            "n_skills", f"must equal the length of measure ({w.size}); got {n_skills!r}"
+        )
+    return np.asarray(log_n_sets(w, alpha), dtype=float)
+
+
+def log_failure_bound(theta, k, alpha, beta, n_skills, n_texts, measure=None):
+    """Finite-size exponent of the union bound: ``n_texts*lhs + log #Z``.
+
+    docs/theory.md §4, proof sketch: the log of the probability (bounded above) that some pair
     ``(Y, Z)`` with ``mu2(Y) = theta``, ``mu1(Z) = alpha`` has every skill of ``Z`` failing
     more than ``beta*theta``:
 
-        log P(bad) <= |T| * [H(theta) - k*theta*D(beta*alpha || alpha)] + |S| * H(alpha).
+        log P(bad) <= |T| * [H(theta) - k*theta*D(beta*alpha || alpha)] + log #Z,
 
-    The paper drops the ``|S| H(alpha)`` term (``|T| >> |S|``); a finite graph should not.
+    with ``log #Z = |S| * H(alpha)`` for the uniform measure (``measure=None``) and
+    `log_n_sets` (minimal sets of measure ``>= alpha``) for a given measure. For those the
+    Chernoff term is taken at ``alpha``, the smallest measure a bad set can have:
+    ``D(beta*a || a)`` increases with ``a`` for ``beta > 1``, so sets of larger measure are
+    less likely still. The paper drops the ``log #Z`` term (``|T| >> |S|``); a finite graph
+    should not.
 
     Parameters
     ----------
@@ -260,6 +342,8 @@ def log_failure_bound(theta, k, alpha, beta, n_skills, n_texts):
         As in `lhs`.
     n_skills, n_texts : float or array_like
         ``|S|`` and ``|T|``, > 0.
+    measure : array_like, shape (n_skills,), optional
+        Skill weights ``mu1``; None (default) for the uniform measure.
 
     Returns
     -------
@@ -269,21 +353,32 @@ def log_failure_bound(theta, k, alpha, beta, n_skills, n_texts):
     """
     _check_sizes(n_skills, n_texts)
     value = np.asarray(lhs(theta, k, alpha, beta))
-    n_skills = np.asarray(n_skills, dtype=float)
     n_texts = np.asarray(n_texts, dtype=float)
-    return _out(n_texts * value + n_skills * binary_entropy(np.asarray(alpha, dtype=float)))
+    return _out(n_texts * value + _log_n_sets_or_uniform(measure, alpha, n_skills))
 
 
-def beta_star_finite(theta, k, alpha, n_skills, n_texts, failure_prob=0.01):
+def beta_star_finite(theta, k, alpha, n_skills, n_texts, failure_prob=0.01, measure=None):
     """Smallest ``beta`` whose finite-size failure bound is at most `failure_prob`.
 
-    Solves ``log_failure_bound(theta, k, alpha, beta, n_skills, n_texts) <=
+    Solves ``log_failure_bound(theta, k, alpha, beta, n_skills, n_texts, measure) <=
     log(failure_prob)``, i.e. ``D(beta*alpha || alpha) >= c`` with
 
-        c = (H(theta) + (n_skills*H(alpha) - log(failure_prob)) / n_texts) / (k*theta),
+        c = (H(theta) + (log #Z - log(failure_prob)) / n_texts) / (k*theta),
 
-    by the same bracketed root solve as `beta_star` (THEORY.md §4). Tends to `beta_star`
-    as ``n_texts -> inf`` with ``n_skills / n_texts -> 0``.
+    ``log #Z = n_skills * H(alpha)`` for the uniform measure, `log_n_sets` otherwise, by the
+    same bracketed root solve as `beta_star` (docs/theory.md §4). Tends to `beta_star` as
+    ``n_texts -> inf`` with ``n_skills / n_texts -> 0``.
+
+    Parameters
+    ----------
+    theta, k, alpha : float or array_like
+        As in `beta_star`.
+    n_skills, n_texts : float or array_like
+        ``|S|`` and ``|T|``, > 0.
+    failure_prob : float
+        Allowed probability of the bad event, in (0, 1).
+    measure : array_like, shape (n_skills,), optional
+        Skill weights ``mu1``; None (default) for the uniform measure.
 
     Returns
     -------
@@ -294,12 +389,11 @@ def beta_star_finite(theta, k, alpha, n_skills, n_texts, failure_prob=0.01):
     check_open_unit("alpha", alpha)
     k = _check_k(k)
     _check_sizes(n_skills, n_texts, failure_prob)
-    theta, alpha, n_skills, n_texts, fp = (
-        np.asarray(v, dtype=float) for v in (theta, alpha, n_skills, n_texts, failure_prob)
+    log_sets = _log_n_sets_or_uniform(measure, alpha, n_skills)
+    theta, alpha, n_texts, fp = (
+        np.asarray(v, dtype=float) for v in (theta, alpha, n_texts, failure_prob)
     )
-    c = (
-        binary_entropy(theta) + (n_skills * binary_entropy(alpha) - np.log(fp)) / n_texts
-    ) / (k * theta)
+    c = (binary_entropy(theta) + (log_sets - np.log(fp)) / n_texts) / (k * theta)
     return _out(_beta_from_c(c, alpha))
 
 
@@ -346,3 +440,45 @@ def beta_adv(theta, k, alpha):
     taken = np.clip(theta - above, 0.0, pmf)
     mean_x_in_y = np.sum(j * taken, axis=0)
     return _out(mean_x_in_y / (k * alpha * theta))
+
+
+def beta_adv_from_hist(hist, theta):
+    """`beta_adv` from a measured law of X instead of the Binomial(k, alpha) one (§4).
+
+    ``hist[x]`` is the mass (or count) of pieces with ``x`` of their ``k`` skill slots in ``Z``
+    (``x = 0..k``), e.g. `sim.engine.kernels.z_histogram` or the z-histograms of a pass. The
+    top-theta adversary takes pieces by decreasing ``x``, splitting the threshold level, and
+
+        beta_adv = E[X * 1{piece in Y}] / (E[X] * theta),
+
+    which with ``hist`` = Binomial(k, alpha) is `beta_adv` (E[X] = k * alpha). With the pieces'
+    own law it is right for distinct skills and non-uniform measures, where X is not binomial
+    and the measure of Z is its share of edges, E[X] / k.
+
+    Parameters
+    ----------
+    hist : array_like, shape (k + 1,) or (n, k + 1)
+        Non-negative masses; each row is normalized.
+    theta : float or array_like
+        Error rate in (0, 1) (broadcast against the rows).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        One value per row (and theta); NaN for a row with ``E[X] = 0`` (no piece touches
+        ``Z``, so no failure rate on ``Z`` is defined).
+    """
+    check_open_unit("theta", theta)
+    h = np.asarray(hist, dtype=float)
+    if h.ndim not in (1, 2) or h.shape[-1] < 2:
+        raise ParameterError("hist", f"must have shape (k + 1,) or (n, k + 1); got {h.shape}")
+    if not np.all(np.isfinite(h)) or np.any(h < 0) or np.any(h.sum(axis=-1) <= 0):
+        raise ParameterError("hist", "must be finite, >= 0 and not all 0")
+    p = h / h.sum(axis=-1, keepdims=True)
+    j = np.arange(p.shape[-1], dtype=float)
+    above = np.cumsum(p[..., ::-1], axis=-1)[..., ::-1] - p  # P(X > j)
+    th = np.asarray(theta, dtype=float)[..., None]
+    taken = np.clip(th - above, 0.0, p)
+    ex = (p * j).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out((taken * j).sum(axis=-1) / (ex * th[..., 0]))

@@ -1,4 +1,4 @@
-"""Binary entropy and binary KL divergence (THEORY.md §4), in nats.
+"""Binary entropy and binary KL divergence (docs/theory.md §4), in nats.
 
 These are the two information functions of Theorem 8 of Arora & Goyal (arXiv 2307.15936):
 the emergence condition is ``H(theta) < k * theta * D(beta*alpha || alpha)``. Both are
@@ -18,7 +18,7 @@ __all__ = ["binary_entropy", "binary_kl"]
 
 
 def binary_entropy(p):
-    """Binary entropy ``H(p) = -p log p - (1 - p) log(1 - p)`` in nats (THEORY.md §4).
+    """Binary entropy ``H(p) = -p log p - (1 - p) log(1 - p)`` in nats (docs/theory.md §4).
 
     Parameters
     ----------
@@ -44,7 +44,7 @@ def binary_entropy(p):
 
 
 def binary_kl(q, p):
-    """Binary Kullback–Leibler divergence ``D(q || p)`` in nats (THEORY.md §4).
+    """Binary Kullback–Leibler divergence ``D(q || p)`` in nats (docs/theory.md §4).
 
     ``D(q || p) = q log(q/p) + (1 - q) log((1 - q)/(1 - p))``: the KL divergence of a
     Bernoulli(q) from a Bernoulli(p), the Chernoff exponent of Theorem 8.

@@ -1,4 +1,5 @@
-"""Emergence as a mirage of the metric (THEORY.md §7; Schaeffer, Miranda & Koyejo, NeurIPS 2023).
+"""Emergence as a mirage of the metric (docs/theory.md §7; Schaeffer, Miranda & Koyejo, NeurIPS
+2023).
 
 A model whose per-token loss falls smoothly with scale, ``L_CE(N) = (N/c)^alpha`` with
 ``alpha < 0``, has per-token probability of a correct token ``p(N) = exp(-(N/c)^alpha)``. Scored
@@ -66,12 +67,12 @@ __all__ = [
     "toy_log_loss",
 ]
 
-#: approximate fit to Schaeffer et al.'s Fig. 2 (THEORY.md §7; not official constants)
+#: approximate fit to Schaeffer et al.'s Fig. 2 (docs/theory.md §7; not official constants)
 SCHAEFFER_C = 2e9
 SCHAEFFER_ALPHA = -0.5
 #: the GPT-3 / InstructGPT sizes of Schaeffer et al. (parameters)
 GPT3_PARAMS = (3.5e8, 1.3e9, 6.7e9, 1.75e11)
-#: the slides' toy curve y = exp(-A exp(-alpha' x)) (THEORY.md §7)
+#: the slides' toy curve y = exp(-A exp(-alpha' x)) (docs/theory.md §7)
 TOY_A = 10_000.0
 TOY_ALPHA = 10.0
 #: a curve is "emergent" when |score| > EMERGENCE_FACTOR x the score of a line on the same points
@@ -122,7 +123,7 @@ def _show(x) -> str:
 
 
 def per_token_loss(n_params, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA):
-    """Per-token cross-entropy ``L_CE(N) = (N / c)^alpha`` (THEORY.md §7).
+    """Per-token cross-entropy ``L_CE(N) = (N / c)^alpha`` (docs/theory.md §7).
 
     Parameters
     ----------
@@ -145,7 +146,7 @@ def per_token_loss(n_params, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA):
 
 
 def per_token_probability(n_params, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA):
-    """Probability of a correct token ``p(N) = exp(-(N / c)^alpha)`` (THEORY.md §7).
+    """Probability of a correct token ``p(N) = exp(-(N / c)^alpha)`` (docs/theory.md §7).
 
     Example: with ``c = 2e9, alpha = -0.5``, ``p = 0.092, 0.289, 0.579, 0.899`` at the four
     GPT-3 sizes 350M, 1.3B, 6.7B, 175B.
@@ -154,7 +155,7 @@ def per_token_probability(n_params, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA):
 
 
 def exact_match_accuracy(p, length):
-    """Exact-match accuracy on a target of `length` tokens: ``p^L`` (THEORY.md §7).
+    """Exact-match accuracy on a target of `length` tokens: ``p^L`` (docs/theory.md §7).
 
     Tokens are independent (the paper's approximation). ``p = 0.58, L = 5`` gives 0.06563.
     """
@@ -164,7 +165,8 @@ def exact_match_accuracy(p, length):
 
 
 def token_edit_distance(p, length):
-    """Expected token edit distance to a target of `length` tokens: ``L (1 - p)`` (THEORY.md §7).
+    """Expected token edit distance to a target of `length` tokens: ``L (1 - p)``
+    (docs/theory.md §7).
 
     With a fixed-length answer the Levenshtein distance is the number of wrong tokens
     (substitutions only), whose mean is ``L (1 - p)``: linear in ``p``, hence smooth.
@@ -177,7 +179,7 @@ def token_edit_distance(p, length):
 def multiple_choice_grade(p, n_choices=2, length=1):
     """Expected multiple-choice grade with `n_choices` options: ``1/n + (1 - 1/n) p^L``.
 
-    Model (THEORY.md §7 says only "1 if the most probable option is the correct one, chance
+    Model (docs/theory.md §7 says only "1 if the most probable option is the correct one, chance
     1/n"; this is our documented completion): an item's answer has `length` tokens. With
     probability ``p^L`` the model gets every token of the correct option right and ranks it
     first (grade 1); otherwise the options are exchangeable to it and the top one is correct with
@@ -208,7 +210,7 @@ def multiple_choice_grade(p, n_choices=2, length=1):
 def brier_score(p):
     """Binary Brier score of the probability given to the correct token: ``(1 - p)^2``.
 
-    THEORY.md §7 (lower is better; a continuous metric in Schaeffer et al.'s sense).
+    docs/theory.md §7 (lower is better; a continuous metric in Schaeffer et al.'s sense).
     ``p = 0.58`` gives 0.1764.
     """
     pa = _check_p(p)
@@ -219,7 +221,7 @@ def brier_score(p):
 
 
 def emergence_score(x, y):
-    """BIG-Bench emergence score, exactly as THEORY.md §7 (used by Schaeffer et al.).
+    """BIG-Bench emergence score, exactly as docs/theory.md §7 (used by Schaeffer et al.).
 
     With the points sorted by scale ``x`` (stable sort),
 
@@ -300,7 +302,7 @@ def emergence_verdict(score, threshold) -> str:
 
 
 def resolution_floor(n_test, length=1):
-    """Smallest non-zero value a finite test set can report: ``1 / (n_test L)`` (THEORY.md §7).
+    """Smallest non-zero value a finite test set can report: ``1 / (n_test L)`` (docs/theory.md §7).
 
     For exact-match accuracy (one outcome per item) use ``length = 1``: ``1 / n_test``; for the
     per-token error rate (edit distance / L) the floor is ``1 / (n_test L)``.
@@ -311,7 +313,7 @@ def resolution_floor(n_test, length=1):
 
 
 def reconstruction(errors, c, weights=None, axis=-1):
-    """Thresholded metric ``Reconstruction_c = mean_n 1[error_n < c]`` (THEORY.md §7).
+    """Thresholded metric ``Reconstruction_c = mean_n 1[error_n < c]`` (docs/theory.md §7).
 
     Turns a smooth per-item error into the fraction of items "solved"; as the errors fall
     smoothly past ``c`` the fraction jumps (induced emergence).
@@ -343,7 +345,7 @@ def reconstruction(errors, c, weights=None, axis=-1):
 
 
 def toy_accuracy(x, A=TOY_A, alpha_prime=TOY_ALPHA):
-    """The slides' toy curve ``y = exp(-A exp(-alpha' x))`` (THEORY.md §7).
+    """The slides' toy curve ``y = exp(-A exp(-alpha' x))`` (docs/theory.md §7).
 
     It is exact match ``p^L`` written against ``x = ln N``: ``A = L c^{-alpha}``,
     ``alpha' = -alpha``. With ``A = 1e4, alpha' = 10`` it rises from 0.01 to 0.99 between

@@ -1,4 +1,5 @@
-"""Scaling laws, the delta -> theta map, and the scale that halves the error (THEORY.md §2, §5, §6).
+"""Scaling laws, the delta -> theta map, and the scale that halves the error (docs/theory.md §2, §5,
+§6).
 
 The Chinchilla form (Hoffmann et al. 2022, eq. 10)
 
@@ -7,8 +8,8 @@ The Chinchilla form (Hoffmann et al. 2022, eq. 10)
 with `N` parameters and `D` training tokens; the *excess* loss
 ``delta = A/N^alpha + B/D^beta`` is what the emergence theory consumes: a text piece is
 failed when its cloze loss is at least 1/2, so the error rate ``theta`` is proportional to
-``delta`` (THEORY.md §2). Halving ``theta`` doubles the tuple size ``k'`` at which
-competence stays put (Corollary 13, THEORY.md §5), so "how many times ``k'`` doubles per
+``delta`` (docs/theory.md §2). Halving ``theta`` doubles the tuple size ``k'`` at which
+competence stays put (Corollary 13, docs/theory.md §5), so "how many times ``k'`` doubles per
 10x of scale" is ``log2(delta(x) / delta(10 x))`` along the chosen axis.
 
 Every function broadcasts over array arguments `N`, `D`, `C` (numpy rules) and returns
@@ -43,7 +44,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ScalingFit:
-    """One fit of ``L(N, D) = E + A/N^alpha + B/D^beta`` (THEORY.md §6).
+    """One fit of ``L(N, D) = E + A/N^alpha + B/D^beta`` (docs/theory.md §6).
 
     Attributes
     ----------
@@ -64,7 +65,7 @@ class ScalingFit:
     source: str
 
 
-#: The named fits of THEORY.md §6.
+#: The named fits of docs/theory.md §6.
 FITS: dict[str, ScalingFit] = {
     f.name: f
     for f in (
@@ -95,9 +96,15 @@ DEFAULT_CALIBRATION = 0.28
 
 
 def get_fit(name) -> ScalingFit:
-    """The fit named `name` (a `ScalingFit` is passed through); `ParameterError` if unknown."""
+    """The fit named `name`; `ParameterError` if unknown.
+
+    A `ScalingFit` is passed through, and a fitted law (`theory.fit.LossFit`, or anything
+    with a ``to_scaling_fit()`` method) is converted, so every function here accepts one.
+    """
     if isinstance(name, ScalingFit):
         return name
+    if callable(getattr(name, "to_scaling_fit", None)):
+        return name.to_scaling_fit()
     try:
         return FITS[name]
     except (KeyError, TypeError):
@@ -117,12 +124,12 @@ def _check_axis(axis: str) -> None:
 
 
 def excess_loss(fit, N, D):
-    """Excess loss ``delta = A/N^alpha + B/D^beta`` in nats per token (THEORY.md §6).
+    """Excess loss ``delta = A/N^alpha + B/D^beta`` in nats per token (docs/theory.md §6).
 
     Parameters
     ----------
-    fit : ScalingFit or str
-        A fit or its name in `FITS`.
+    fit : ScalingFit, str or theory.fit.LossFit
+        A fit, its name in `FITS`, or a fitted law (see `get_fit`).
     N, D : float or array_like
         Parameters and training tokens, > 0 (``inf`` allowed: its term vanishes).
     """
@@ -144,19 +151,19 @@ def _check_nd(N, D) -> None:
 
 
 def loss(fit, N, D):
-    """Predicted loss ``L(N, D) = E + delta(N, D)`` in nats per token (THEORY.md §6)."""
+    """Predicted loss ``L(N, D) = E + delta(N, D)`` in nats per token (docs/theory.md §6)."""
     f = get_fit(fit)
     return _out(f.E + np.asarray(excess_loss(f, N, D)))
 
 
 def compute(N, D):
-    """Training compute ``C = 6 N D`` in FLOPs (THEORY.md §6)."""
+    """Training compute ``C = 6 N D`` in FLOPs (docs/theory.md §6)."""
     _check_nd(N, D)
     return _out(6.0 * np.asarray(N, dtype=float) * np.asarray(D, dtype=float))
 
 
 def compute_optimal(fit, C):
-    """Compute-optimal allocation of a budget `C` (THEORY.md §6; Hoffmann et al. eq. 4).
+    """Compute-optimal allocation of a budget `C` (docs/theory.md §6; Hoffmann et al. eq. 4).
 
     Minimizes ``L(N, D)`` subject to ``6 N D = C``:
     ``G = (alpha*A / (beta*B))^(1/(alpha+beta))``, ``N* = G * (C/6)^(beta/(alpha+beta))``,
@@ -182,7 +189,7 @@ def _optimal(f: ScalingFit, C):
 
 
 def theta_from_delta(delta, calibration=DEFAULT_CALIBRATION):
-    """Error rate from excess loss: ``theta = min(1, calibration * delta)`` (THEORY.md §2).
+    """Error rate from excess loss: ``theta = min(1, calibration * delta)`` (docs/theory.md §2).
 
     A text piece is failed when its cloze loss is at least 1/2; with the cloze-sufficiency
     assumption (cloze loss within a factor ~1.1 of the excess cross-entropy) Markov's
@@ -215,7 +222,7 @@ def theta_from_delta(delta, calibration=DEFAULT_CALIBRATION):
 
 
 def scaled_excess_loss(fit, N, D, axis: str, m):
-    """Excess loss after multiplying scale by `m` along `axis` (THEORY.md §5, §6).
+    """Excess loss after multiplying scale by `m` along `axis` (docs/theory.md §5, §6).
 
     Axes: ``"params"`` multiplies `N` only, ``"tokens"`` `D` only, ``"both"`` `N` and `D`
     by the same factor, ``"compute"`` multiplies the compute ``C = 6 N D`` and allocates it
@@ -245,7 +252,7 @@ _LOG_M_MAX = 700.0
 
 
 def scale_to_halve(fit, N, D, axis: str):
-    """The multiplier ``m > 1`` along `axis` that halves the excess loss (THEORY.md §5).
+    """The multiplier ``m > 1`` along `axis` that halves the excess loss (docs/theory.md §5).
 
     Solves ``scaled_excess_loss(fit, N, D, axis, m) = delta0 / 2`` with
     ``delta0 = scaled_excess_loss(fit, N, D, axis, 1)``, by a vectorized bracketed
@@ -258,7 +265,9 @@ def scale_to_halve(fit, N, D, axis: str):
 
     Parameters
     ----------
-    fit : ScalingFit or str
+    fit : ScalingFit, str or theory.fit.LossFit
+        See `get_fit`; for a fitted law `theory.fit.scale_to_halve_fitted` also refuses axes
+        the fit did not identify.
     N, D : float or array_like
         Parameters and tokens, > 0.
     axis : {"params", "tokens", "both", "compute"}
@@ -296,7 +305,7 @@ def scale_to_halve(fit, N, D, axis: str):
 
 
 def doublings_per_10x(fit, N, D, axis: str):
-    """How many times ``k'`` doubles per 10x of scale on `axis` (THEORY.md §5).
+    """How many times ``k'`` doubles per 10x of scale on `axis` (docs/theory.md §5).
 
     ``log2(delta(1) / delta(10))`` with ``delta(m) = scaled_excess_loss(fit, N, D, axis, m)``:
     the number of halvings of ``theta`` (hence doublings of the tuple size at fixed

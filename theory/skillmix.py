@@ -1,4 +1,4 @@
-"""Skill-Mix combinatorics and the novelty arithmetic (THEORY.md §8).
+"""Skill-Mix combinatorics and the novelty arithmetic (docs/theory.md §8).
 
 Skill-Mix (Yu, Kaur, Gupta, Brown-Cohen, Goyal & Arora, arXiv 2310.17567, ICLR 2024) asks a
 model for a short text on one of ``T`` topics that shows ``k`` skills drawn from a list of
@@ -54,16 +54,16 @@ __all__ = [
     "novelty_table",
 ]
 
-#: the Skill-Mix paper's bound on any skill's corpus frequency (THEORY.md §8)
+#: the Skill-Mix paper's bound on any skill's corpus frequency (docs/theory.md §8)
 PAPER_P_SKILL = 0.0144
-#: the paper's bound on any topic's corpus frequency (THEORY.md §8)
+#: the paper's bound on any topic's corpus frequency (docs/theory.md §8)
 PAPER_P_TOPIC = 0.0022
-#: the paper's upper estimate of the number of text pieces in a training corpus (THEORY.md §8)
+#: the paper's upper estimate of the number of text pieces in a training corpus (docs/theory.md §8)
 PAPER_N_PIECES = 5e10
-#: skills and topics in the paper's evaluation (THEORY.md §8)
+#: skills and topics in the paper's evaluation (docs/theory.md §8)
 PAPER_N_SKILLS = 101
 PAPER_N_TOPICS = 100
-#: GPT-4's reported success fractions alpha_k (THEORY.md §8)
+#: GPT-4's reported success fractions alpha_k (docs/theory.md §8)
 PAPER_ALPHA = {5: 0.12, 6: 0.08}
 
 
@@ -98,7 +98,7 @@ def _check_prob(name: str, p) -> np.ndarray:
 
 
 def n_combinations(n_skills: int, k: int, n_topics: int = 1) -> int:
-    """Number of Skill-Mix queries ``C(N, k) * T`` as an exact integer (THEORY.md §8).
+    """Number of Skill-Mix queries ``C(N, k) * T`` as an exact integer (docs/theory.md §8).
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def n_combinations(n_skills: int, k: int, n_topics: int = 1) -> int:
 
 
 def log10_n_combinations(n_skills, k, n_topics=1):
-    """``log10(C(N, k) * T)``, vectorized over `k` (THEORY.md §8).
+    """``log10(C(N, k) * T)``, vectorized over `k` (docs/theory.md §8).
 
     Computed from the log-gamma function, so it stays finite where the exact count would be
     astronomically large (``N = 1e4, k = 50``); agrees with ``log10(n_combinations(...))``
@@ -155,7 +155,7 @@ def log10_n_combinations(n_skills, k, n_topics=1):
 
 
 def coverage_bound(k, p_skill=PAPER_P_SKILL, p_topic=PAPER_P_TOPIC, n_pieces=PAPER_N_PIECES):
-    """The corpus-coverage bound ``c_k = p_s^k * p_t * L`` (THEORY.md §8).
+    """The corpus-coverage bound ``c_k = p_s^k * p_t * L`` (docs/theory.md §8).
 
     An upper bound on the fraction of all (k skills, topic) combinations that occur together
     in at least one of the ``L`` training pieces, when every skill occurs in at most a
@@ -209,7 +209,7 @@ def _check_coverage(coverage) -> np.ndarray:
 def unseen_fraction_bound(alpha, coverage):
     """Lower bound on the fraction of a model's successes that are on unseen combinations.
 
-    ``max(0, 1 - c_k / alpha_k)`` (THEORY.md §8): at most ``c_k`` of all combinations were
+    ``max(0, 1 - c_k / alpha_k)`` (docs/theory.md §8): at most ``c_k`` of all combinations were
     seen, so at most ``c_k`` of the successes can be on seen ones.
 
     Parameters
@@ -234,7 +234,7 @@ def unseen_fraction_bound(alpha, coverage):
 def alpha_needed(coverage, unseen_fraction=1.0 / 3.0):
     """Smallest success fraction beyond which more than `unseen_fraction` of successes are unseen.
 
-    ``c_k / (1 - f)`` (THEORY.md §8); ``f = 1/3`` gives the paper's ``1.5 * c_k``.
+    ``c_k / (1 - f)`` (docs/theory.md §8); ``f = 1/3`` gives the paper's ``1.5 * c_k``.
 
     Parameters
     ----------
@@ -251,7 +251,7 @@ def alpha_needed(coverage, unseen_fraction=1.0 / 3.0):
 
 
 def more_than_third_unseen(alpha, coverage):
-    """The paper's criterion ``alpha_k > 1.5 * c_k`` (THEORY.md §8).
+    """The paper's criterion ``alpha_k > 1.5 * c_k`` (docs/theory.md §8).
 
     True exactly where `unseen_fraction_bound` exceeds 1/3: ``1 - c/alpha > 1/3`` iff
     ``c < (2/3) alpha`` iff ``alpha > 1.5 c`` (for ``alpha > 0``).
@@ -266,7 +266,7 @@ def more_than_third_unseen(alpha, coverage):
 
 
 def talk_comparison(n_skills: int = 1000, k: int = 5, corpus_tokens: float = 1e13) -> dict:
-    """The talk's arithmetic: skill combinations against corpus size (THEORY.md §8).
+    """The talk's arithmetic: skill combinations against corpus size (docs/theory.md §8).
 
     Parameters
     ----------
@@ -314,7 +314,7 @@ def talk_comparison(n_skills: int = 1000, k: int = 5, corpus_tokens: float = 1e1
 def novelty_table(ks=(2, 3, 4, 5, 6), n_skills=PAPER_N_SKILLS, n_topics=PAPER_N_TOPICS,
                   p_skill=PAPER_P_SKILL, p_topic=PAPER_P_TOPIC, n_pieces=PAPER_N_PIECES,
                   alphas=None):
-    """The novelty arithmetic of THEORY.md §8 for several k, as a polars table.
+    """The novelty arithmetic of docs/theory.md §8 for several k, as a polars table.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Tensorization: competence on k'-tuples of skills (THEORY.md §5; Corollary 13, Theorem 14).
+"""Tensorization: competence on k'-tuples of skills (docs/theory.md §5; Corollary 13, Theorem 14).
 
 Arora & Goyal (arXiv 2307.15936) group ``k'`` independent text pieces into one *k'-piece*.
 Its ``k`` aligned columns are ``k`` i.i.d. k'-tuples of skills, so the k'-pieces form a skill
@@ -11,6 +11,19 @@ emergence curve of M2 on k'-tuples equals that of M1 on single skills (exactly w
 linearized error, and M2 does slightly better with the exact one). So halving ``theta``
 lifts competence on ``2k'``-tuples to what it was on ``k'``-tuples.
 
+Two readings of the scaled model's error, kept apart (Arora & Goyal, Corollary 13):
+
+- *Linearized* (the paper's, calibration-free): M2 needs ``theta / k'``
+  (`linearized_theta_for_tuples`). The ratio ``1/k'`` does not depend on ``theta``, so with
+  ``theta`` proportional to the excess loss ``delta`` it is a statement about ``delta``
+  alone: "halving ``delta`` doubles ``k'``", whatever the delta -> theta constant.
+- *Exact tensorization*: M2 needs ``1 - (1 - theta)^(1/k')`` (`exact_theta_for_tuples`),
+  a little more than ``theta / k'``. Its ratio to ``theta`` depends on ``theta`` itself, so
+  turning it into a scale multiplier needs the delta -> theta calibration constant
+  (`theory.scaling.theta_from_delta`).
+
+`theta_for_tuples(theta, kprime, exact)` is kept as the switch between the two.
+
 All functions broadcast over array arguments; bad input raises `ParameterError`.
 """
 
@@ -21,7 +34,14 @@ import numpy as np
 from theory.bounds import emergence_curve
 from theory.errors import ParameterError, check_finite, check_open_unit
 
-__all__ = ["kprime_error", "tuple_curve", "theta_for_tuples", "tuple_failure_rate"]
+__all__ = [
+    "kprime_error",
+    "tuple_curve",
+    "theta_for_tuples",
+    "linearized_theta_for_tuples",
+    "exact_theta_for_tuples",
+    "tuple_failure_rate",
+]
 
 
 def _out(x):
@@ -41,7 +61,7 @@ def _check_kprime(kprime) -> np.ndarray:
 
 
 def kprime_error(theta, kprime, exact: bool = True):
-    """Error rate of a k'-piece built from pieces of error `theta` (THEORY.md §5).
+    """Error rate of a k'-piece built from pieces of error `theta` (docs/theory.md §5).
 
     Parameters
     ----------
@@ -50,9 +70,10 @@ def kprime_error(theta, kprime, exact: bool = True):
     kprime : int or array_like of int
         Pieces per k'-piece, >= 1.
     exact : bool
-        ``True``: ``1 - (1 - theta)^k'`` (independent parts; computed as
-        ``-expm1(k' * log1p(-theta))``, accurate for small `theta`). ``False``: the paper's
-        union-bound linearization ``k' * theta``, which may exceed 1.
+        ``True``: the exact tensorization ``1 - (1 - theta)^k'`` (independent parts;
+        computed as ``-expm1(k' * log1p(-theta))``, accurate for small `theta`).
+        ``False``: the paper's union-bound linearization ``k' * theta`` (may exceed 1),
+        the reading behind the calibration-free prediction (module docstring).
 
     Returns
     -------
@@ -66,11 +87,58 @@ def kprime_error(theta, kprime, exact: bool = True):
     return _out(kp * theta)
 
 
+def linearized_theta_for_tuples(theta, kprime):
+    """The paper's calibration-free prediction: ``theta / k'`` (Corollary 13).
+
+    The single-piece error a scaled model M2 needs so that its k'-tuple emergence curve,
+    with the paper's linearized k'-piece error ``k' * theta2``, equals the single-skill
+    curve of M1 at error `theta`. The factor ``1/k'`` is the same at every ``theta``, so
+    with ``theta`` proportional to the excess loss it says "divide the excess loss by
+    ``k'``" (``k' = 2``: the scale that halves ``delta`` doubles the tuple size) without
+    knowing the delta -> theta constant. This is the prediction "10x scale doubles k" rests
+    on (with the Chinchilla law, 10x on both ``N`` and ``D`` halves ``delta``).
+
+    Parameters
+    ----------
+    theta : float or array_like
+        The single-skill error rate to match, in (0, 1).
+    kprime : int or array_like of int
+        Tuple size, >= 1.
+    """
+    check_open_unit("theta", theta)
+    kp = _check_kprime(kprime)
+    return _out(np.asarray(theta, dtype=float) / kp)
+
+
+def exact_theta_for_tuples(theta, kprime):
+    """The exact tensorized requirement: ``1 - (1 - theta)^(1/k')`` (Corollary 13).
+
+    The single-piece error at which a k'-piece of independent parts fails with probability
+    exactly `theta` (the inverse of ``kprime_error(., k', exact=True)``). It exceeds the
+    linearized ``theta / k'`` (`linearized_theta_for_tuples`) by a factor that grows with
+    ``theta``; so the scale that achieves it depends on where ``theta`` sits, i.e. on the
+    delta -> theta calibration constant (`theory.scaling.theta_from_delta`), unlike the
+    paper's calibration-free prediction. Computed as ``-expm1(log1p(-theta) / k')``.
+
+    Parameters
+    ----------
+    theta : float or array_like
+        The single-skill error rate to match, in (0, 1).
+    kprime : int or array_like of int
+        Tuple size, >= 1.
+    """
+    check_open_unit("theta", theta)
+    kp = _check_kprime(kprime)
+    return _out(-np.expm1(np.log1p(-np.asarray(theta, dtype=float)) / kp))
+
+
 def theta_for_tuples(theta, kprime, exact: bool = True):
     """The single-piece error at which k'-tuples do as well as single skills did at `theta`.
 
-    The inverse of `kprime_error` in its first argument (Corollary 13, THEORY.md §5):
-    ``1 - (1 - theta)^(1/k')`` exactly, ``theta / k'`` in the paper's linearization.
+    The inverse of `kprime_error` in its first argument (Corollary 13):
+    `exact_theta_for_tuples` (``1 - (1 - theta)^(1/k')``, needs the delta -> theta
+    calibration to become a scale) when `exact`, else `linearized_theta_for_tuples`
+    (``theta / k'``, the paper's calibration-free prediction).
 
     Parameters
     ----------
@@ -81,12 +149,9 @@ def theta_for_tuples(theta, kprime, exact: bool = True):
     exact : bool
         Invert the exact k'-piece error (default) or the linearized one.
     """
-    check_open_unit("theta", theta)
-    kp = _check_kprime(kprime)
-    theta = np.asarray(theta, dtype=float)
     if exact:
-        return _out(-np.expm1(np.log1p(-theta) / kp))
-    return _out(theta / kp)
+        return exact_theta_for_tuples(theta, kprime)
+    return linearized_theta_for_tuples(theta, kprime)
 
 
 def tuple_curve(theta2: float, k: float, kprime: int, alphas=None, exact: bool = True):
@@ -143,7 +208,7 @@ def tuple_failure_rate(failure_rates, axis: int = -1):
     """Failure rate of a tuple from its skills' rates: ``1 - prod_i (1 - f(s_i))`` (§5).
 
     Under conservative accounting, and when the skills of a tuple fail independently, a
-    random k'-tuple's failure rate is about this product form (THEORY.md §5).
+    random k'-tuple's failure rate is about this product form (docs/theory.md §5).
 
     Parameters
     ----------

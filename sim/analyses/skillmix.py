@@ -1,4 +1,4 @@
-"""Skill-Mix on simulated learners, and the novelty arithmetic measured (THEORY.md §8).
+"""Skill-Mix on simulated learners, and the novelty arithmetic measured (docs/theory.md §8).
 
 Skill-Mix (Yu et al., arXiv 2310.17567) picks ``k`` random skills out of ``N`` and a topic out
 of ``T`` and asks for a short text on the topic showing all ``k`` skills in at most
@@ -13,13 +13,13 @@ as in the paper) and one topic from the topic measure (uniform by default).
 makes sense, sentence limit. In one generation the points are independent Bernoulli draws:
 
 - skill ``s`` shown with probability ``c_s`` = the learner's competence on ``s``,
-  ``1 - f(s)`` (THEORY.md §3) — so "all k skills" has probability ``prod c_s``, the
-  conservative-accounting k-tuple competence of THEORY.md §5;
+  ``1 - f(s)`` (docs/theory.md §3) — so "all k skills" has probability ``prod c_s``, the
+  conservative-accounting k-tuple competence of docs/theory.md §5;
 - on topic with probability ``c_t``, the topic competence. Default: ``1 - theta`` for every
   topic, i.e. a topic is as hard as an average skill (by double counting, the mean skill
-  failure rate equals ``theta``, THEORY.md §3). Any per-topic vector can be passed instead;
+  failure rate equals ``theta``, docs/theory.md §3). Any per-topic vector can be passed instead;
 - makes sense with probability ``1 - theta``: the answer as a whole is one more text piece,
-  and the learner fails a piece with probability ``theta = mu2(Y)`` (THEORY.md §2);
+  and the learner fails a piece with probability ``theta = mu2(Y)`` (docs/theory.md §2);
 - sentence limit with probability ``(1 - theta)^(k - 1)``: to fit ``k`` skills into
   ``max(1, k - 1)`` sentences the learner must join them with ``k - 1`` links, each made
   right with probability ``1 - theta``; harder as ``k`` grows, trivial at ``k = 1``.
@@ -34,7 +34,7 @@ deny one that was); the point's grade is the majority (per-point error
 ``3 e^2 (1 - e) + e^3 = 0.00725`` at ``e = 0.05``). Of the 3 generations the one with the
 highest graded total is kept (the first on ties) and scored.
 
-**Metrics** (THEORY.md §8), over the kept generation's graded points: *ratio of full marks*
+**Metrics** (docs/theory.md §8), over the kept generation's graded points: *ratio of full marks*
 (all ``k + 3`` points), *ratio of all skills* (all ``k`` skill points and at least 2 of the
 other 3), *skill fraction* (mean of skill points / k when the 3 others are all earned, else 0).
 Intervals: Wilson score intervals for the two ratios, a seeded percentile bootstrap for the
@@ -52,7 +52,7 @@ come from the counter-based stream ``stream_key(seed, "topic")`` by inverse CDF
 paper's measure of *combining* the skills (it forgives one lapse among topic, sense and
 length, which are not the skills being combined), and 1/2 reads as "more often than not the
 model shows all k skills". The paper's qualitative pattern is: 7B-13B models handle k = 2,
-GPT-4 k = 5 (THEORY.md §8).
+GPT-4 k = 5 (docs/theory.md §8).
 
 **Novelty, measured.** The synthetic training corpus is the run's skill graph (``k_train``
 skills per piece) with a topic per piece. For each evaluated (k skills, topic) combination,
@@ -101,6 +101,7 @@ __all__ = [
     "count_seen_bruteforce",
     "novelty",
     "learner_competence",
+    "run_competence",
     "run_skillmix",
     "plot_skillmix",
     "summary_markdown",
@@ -123,7 +124,7 @@ HANDLE_THRESHOLD = 0.5
 
 @dataclass(frozen=True)
 class Protocol:
-    """How answers are generated and graded (THEORY.md §8: best of 3, majority of 3).
+    """How answers are generated and graded (docs/theory.md §8: best of 3, majority of 3).
 
     Attributes
     ----------
@@ -160,7 +161,7 @@ def point_probabilities(k: int, theta: float) -> tuple[float, float]:
     """``(P(makes sense), P(sentence limit))`` of one generation (module docstring).
 
     ``P(makes sense) = 1 - theta``; ``P(limit) = (1 - theta)^(k - 1)``. A modelling choice of
-    this simulator (THEORY.md §8 gives the rubric, not these probabilities).
+    this simulator (docs/theory.md §8 gives the rubric, not these probabilities).
     """
     th = float(theta)
     if not (math.isfinite(th) and 0 <= th <= 1):
@@ -261,7 +262,7 @@ def best_of(graded, axis: int = 1):
 
 
 def rubric_scores(points, k: int):
-    """Per-query Skill-Mix scores from graded points (THEORY.md §8).
+    """Per-query Skill-Mix scores from graded points (docs/theory.md §8).
 
     Parameters
     ----------
@@ -290,38 +291,42 @@ def rubric_scores(points, k: int):
     return full, all_skills, frac
 
 
-def _z(confidence: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
-
-
 def wilson_interval(successes, n, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (Wilson 1927)."""
+    """Wilson score interval of a binomial proportion (Wilson 1927).
+
+    `scipy.stats.binomtest(successes, n).proportion_ci(method="wilson")`: 0 at the bottom when
+    there are no successes, 1 at the top when all are.
+    """
+    from scipy import stats
+
     n = int(n)
     if n < 1:
         raise ParameterError("n", f"must be >= 1; got {n}")
-    z = _z(confidence)
-    p = float(successes) / n
-    den = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if successes <= 0 else max(0.0, centre - half)
-    hi = 1.0 if successes >= n else min(1.0, centre + half)
-    return lo, hi
+    k = int(successes)
+    if not 0 <= k <= n:
+        raise ParameterError("successes", f"must be in [0, n = {n}]; got {successes!r}")
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def bootstrap_mean_interval(x, rng: np.random.Generator, n_boot: int = 2000,
                             confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `x` (resampling with `rng`)."""
+    """Percentile bootstrap interval of the mean of `x` (resampling with `rng`).
+
+    `scipy.stats.bootstrap` with ``method="percentile"``. It needs two or more observations;
+    for a single one the bootstrap distribution is that value, returned as both ends.
+    """
+    from scipy import stats
+
     x = np.asarray(x, dtype=np.float64)
     if x.size == 0:
         raise ParameterError("x", "needs at least one value")
-    idx = rng.integers(0, x.size, size=(int(n_boot), x.size))
-    means = x[idx].mean(axis=1)
-    a = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(means, [a, 1.0 - a])
-    return float(lo), float(hi)
+    if x.size == 1:
+        return float(x[0]), float(x[0])
+    res = stats.bootstrap((x,), np.mean, n_resamples=int(n_boot), confidence_level=confidence,
+                          method="percentile", vectorized=True, rng=rng)
+    ci = res.confidence_interval
+    return float(ci.low), float(ci.high)
 
 
 # --------------------------------------------------------------------------- the evaluation
@@ -334,7 +339,7 @@ class SkillMixResult:
     Attributes
     ----------
     k, n_queries, theta : the test and the learner's error rate used for the non-skill points.
-    full_marks, all_skills, skill_fraction : the three metrics (THEORY.md §8).
+    full_marks, all_skills, skill_fraction : the three metrics (docs/theory.md §8).
     full_marks_ci, all_skills_ci, skill_fraction_ci : (low, high) intervals.
     skills : int64 (Q, k) and topics : int64 (Q,) — the queries.
     points : bool (Q, k + 3) — the graded points of the kept generation.
@@ -372,12 +377,12 @@ def evaluate(skill_competence, k: int, n_queries: int = 100, *, theta=None,
              topic_competence=None, mu1=None, topic_weights=None,
              n_topics: int = DEFAULT_N_TOPICS, protocol: Protocol | None = None,
              seed: int = 0, queries=None) -> SkillMixResult:
-    """Run Skill-Mix(k) on one learner given its per-skill competence (THEORY.md §8).
+    """Run Skill-Mix(k) on one learner given its per-skill competence (docs/theory.md §8).
 
     Parameters
     ----------
     skill_competence : array (n_skills,) in [0, 1]
-        ``1 - f(s)`` per skill (THEORY.md §3), e.g. ``1 - failure_rate`` from `sim run`.
+        ``1 - f(s)`` per skill (docs/theory.md §3), e.g. ``1 - failure_rate`` from `sim run`.
     k : int
         Skills per query (``<= n_skills``).
     n_queries : int
@@ -385,7 +390,7 @@ def evaluate(skill_competence, k: int, n_queries: int = 100, *, theta=None,
     theta : float in [0, 1], optional
         The learner's error rate ``mu2(Y)``, used for the non-skill points. Default: the
         mu1-weighted mean skill failure rate (which equals theta for random failures on a
-        regular graph, THEORY.md §3).
+        regular graph, docs/theory.md §3).
     topic_competence : array (n_topics,), optional
         Default ``1 - theta`` for every topic.
     mu1 : array (n_skills,), optional
@@ -473,7 +478,7 @@ def skillmix_table(competence, ks=DEFAULT_KS, n_queries: int = 100, *, thetas=No
                    params=None, topic_competence=None, mu1=None, topic_weights=None,
                    n_topics: int = DEFAULT_N_TOPICS, protocol: Protocol | None = None,
                    seed: int = 0, threshold: float = HANDLE_THRESHOLD, results=None):
-    """Skill-Mix for every scale × k: the evaluation's table (THEORY.md §8).
+    """Skill-Mix for every scale × k: the evaluation's table (docs/theory.md §8).
 
     Parameters
     ----------
@@ -573,7 +578,7 @@ def largest_k_handled(table, threshold: float = HANDLE_THRESHOLD):
 
 
 def pattern_check(handled) -> dict:
-    """Does the paper's qualitative pattern appear? (THEORY.md §8)
+    """Does the paper's qualitative pattern appear? (docs/theory.md §8)
 
     The pattern: the smallest scale handles exactly k = 2, the largest k = 5 or more.
 
@@ -607,7 +612,7 @@ def pattern_check(handled) -> dict:
         msg = (f"paper's pattern NOT reproduced (it needs the smallest scale at k=2 and the "
                f"largest at k>=5): the smallest scale handles {show(small)}, the largest "
                f"{show(large)}; " + "; ".join(why) + ". Skill-Mix's absolute levels depend on "
-               "theta = calibration x delta, a constant the theory leaves free (THEORY.md §2)")
+               "theta = calibration x delta, a constant the theory leaves free (docs/theory.md §2)")
     return {"smallest_k_max": small, "largest_k_max": large, "reproduced": ok, "message": msg}
 
 
@@ -740,7 +745,7 @@ def count_seen_bruteforce(graph, topic_weights, query_skills, query_topics, *,
 
 def novelty(graph, topic_weights, queries_by_k: dict, *, seed: int = 0,
             chunk_size: int | None = None, confidence: float = 0.95):
-    """The novelty check, measured on the synthetic corpus (THEORY.md §8).
+    """The novelty check, measured on the synthetic corpus (docs/theory.md §8).
 
     Parameters
     ----------
@@ -893,7 +898,7 @@ class SkillMixConfig:
 def learner_competence(cfg: SkillMixConfig):
     """Per-skill competence and theta of each scale's learner, from `sim.pipeline.runner.run`.
 
-    Competence is ``1 - failure_rate`` (THEORY.md §3) from the run's per scale × skill table;
+    Competence is ``1 - failure_rate`` (docs/theory.md §3) from the run's per scale × skill table;
     a skill used by no piece (failure rate undefined) gets ``1 - theta``. Theta is the run's
     measured ``mu2(Y)`` per scale when its scale table has it, else the mu1-weighted mean
     failure rate.
@@ -926,6 +931,62 @@ def learner_competence(cfg: SkillMixConfig):
     return 1.0 - fr, theta, mu1
 
 
+def run_competence(folder, param: str = "--from-run"):
+    """Per-skill competence and theta of each scale of a run folder (`sim run`, or a trained
+    run of `sim measure` / `sim train`, whose models on the ladder's path are used).
+
+    Competence is ``1 - failure_rate`` from ``skills.parquet`` (a skill with no pieces gets
+    ``1 - theta``); theta comes from ``scales.parquet`` when it has it, else the mu1-weighted
+    mean failure rate.
+
+    Returns
+    -------
+    competence : float array (n_scales, n_skills), scales by increasing N
+    theta : float array (n_scales,)
+    mu1 : float array (n_skills,)
+    params : tuple of float, N per scale (strictly increasing)
+    config : the run's manifest config (``seed``, ``n_skills``, ``k``, ``n_texts``,
+        ``skill_dist`` are used)
+    """
+    from pathlib import Path
+
+    import polars as pl
+
+    from sim.analyses.mirage import read_run
+
+    config, sk = read_run(folder, param)
+    sk = sk.sort(["scale", "skill"])
+    scales = np.unique(sk["scale"].to_numpy())
+    n_sk = sk["skill"].n_unique()
+    if sk.height != scales.size * n_sk:
+        raise ParameterError(param, f"skills.parquet needs one row per scale x skill; got "
+                             f"{sk.height} rows for {scales.size} x {n_sk}")
+    per = sk.group_by("scale", maintain_order=True).first().sort("scale")
+    params = per["params"].cast(pl.Float64).to_numpy()
+    order = np.argsort(params, kind="stable")
+    if np.unique(params).size != params.size:
+        raise ParameterError(param, "the run has several models of the same size N; Skill-Mix "
+                             "needs one learner per N")
+    fr = sk["failure_rate"].cast(pl.Float64).fill_null(np.nan).to_numpy().reshape(
+        scales.size, n_sk)
+    mu1 = sk.filter(pl.col("scale") == scales[0])["mu1"].cast(pl.Float64).to_numpy()
+    theta = None
+    sp = Path(folder) / "scales.parquet"
+    if sp.is_file():
+        try:
+            st = pl.read_parquet(sp)
+        except Exception:  # polars raises several types for a bad file
+            st = None
+        if st is not None and {"scale", "theta"} <= set(st.columns):
+            st = st.filter(pl.col("scale").is_in(scales.tolist())).sort("scale")
+            if st.height == scales.size:
+                theta = st["theta"].cast(pl.Float64).to_numpy()
+    if theta is None:
+        theta = np.nansum(mu1[None, :] * fr, axis=1)
+    fr = np.where(np.isfinite(fr), fr, theta[:, None])
+    return (1.0 - fr)[order], theta[order], mu1, tuple(float(v) for v in params[order]), config
+
+
 @dataclass(frozen=True, eq=False)
 class SkillMixRun:
     """The result of `run_skillmix`: config, tables and the verdict.
@@ -953,7 +1014,7 @@ class SkillMixRun:
 
 
 def run_skillmix(cfg: SkillMixConfig, *, competence=None, thetas=None, mu1=None) -> SkillMixRun:
-    """Skill-Mix on the learners of `cfg`, with the novelty check (THEORY.md §8).
+    """Skill-Mix on the learners of `cfg`, with the novelty check (docs/theory.md §8).
 
     Parameters
     ----------
@@ -1123,7 +1184,7 @@ def summary_markdown(run: SkillMixRun) -> str:
     """A short markdown report: the table, who handles what, the novelty check, the verdict."""
     cfg = run.config
     lines = [
-        "# Skill-Mix on simulated learners (THEORY.md §8)", "",
+        "# Skill-Mix on simulated learners (docs/theory.md §8)", "",
         f"{cfg.n_skills} skills, {cfg.n_topics} topics, k in {list(cfg.ks)}, "
         f"{cfg.n_queries} queries per scale × k, seed {cfg.seed}; best of "
         f"{cfg.protocol.n_generations} generations, majority of {cfg.protocol.n_graders} "
