@@ -1,10 +1,11 @@
 """sim: a synthetic-corpus and theory simulator for the emergence of skills in language models.
 
-The pipeline, one module per arrow: a frozen `RunConfig` → `sim.engine.graph` (the random skill–text
-graph) → `sim.learners.rules` (error sets Y over the pieces) → `sim.engine.kernels` (per-skill
-counts)
-→ `sim.measure.skills` (competence, emergence curves, the theorem's verdicts) → `sim.io` (tables,
-manifests, plots). `theory` holds the pure mathematics the measurements are held against.
+The pipeline, one room per step: a frozen `RunConfig` (`sim.pipeline.config`) →
+`sim.engine` (the lazy random skill–text graph and its kernels) → `sim.learners` (a scale grid
+and, at every scale, a failure rule for any piece) → `sim.engine.passes` (one pass over the
+graph for every scale) → `sim.measure` (competence on skills and k'-tuples, emergence curves,
+the doubling check) → `sim.pipeline` (tables, run folder, plots). `theory` holds the pure
+mathematics the measurements are held against.
 
 ``from sim import run, RunConfig`` is the Python API of ``sim run``. Names are resolved lazily
 so that ``import sim`` (and ``sim --help``) stays fast.

@@ -32,35 +32,52 @@ from sim.sweep.grid import (
 )
 from theory.errors import ParameterError
 
-#: the columns of sim.pipeline.runner.RunResult.scales, in order (the contract the sweep builds on)
+#: the columns of sim.pipeline.runner.RunResult.scales for kprimes (1, 2), in order (the
+#: contract the sweep builds on)
 SCALES_COLUMNS = [
-    "scale", "params", "tokens", "compute", "delta", "theta_target", "theta", "mean_competence",
-    "frac_competent_50", "frac_competent_90", "frac_competent_99", "competence_k1",
-    "competence_k2", "competence_k4", "competence_k8", "bound_holds", "worst_tightness",
-    "doubling_multiplier",
+    "scale", "params", "tokens", "compute", "x", "delta", "theta_target", "theta",
+    "mean_competence", "frac_competent_50", "frac_competent_90", "frac_competent_99",
+    "bound_holds", "worst_tightness_finite", "beta_emp_a20", "beta_adv_a20", "beta_star_a20",
+    "beta_star_finite_a20",
+    *[f"{c}_k{kp}" for kp in (1, 2) for c in ("competence_pieces", "competence_tensor",
+                                               "competence_train", "competence_product",
+                                               "seen")],
 ]
 
 SMALL = {"params": "1e8:1e12:3", "n_tuples": 2000}
 
 
 def fake_cell(cfg: dict):
-    """Deterministic stand-in for the pipeline: a scales-shaped table keyed on the config."""
+    """Deterministic stand-in for the pipeline: a scales-shaped table keyed on the config,
+    and a flat doubling row (the shape of sim.sweep.core.flatten_doubling)."""
     n = np.asarray(cfg["params"], dtype=float)
     seed = int.from_bytes(hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).digest()[:8])
     rng = np.random.default_rng(seed)
     theta = np.clip(0.28 * (406.4 / n**0.34 + 410.7 / (20 * n) ** 0.28), 0, 1)
     comp = 1 - theta * (1 + 0.05 * rng.standard_normal(n.size))
-    table = pl.DataFrame({
+    cols = {
         "scale": pl.Series(np.arange(n.size), dtype=pl.Int32), "params": n, "tokens": 20 * n,
-        "compute": 120 * n * n, "delta": theta / 0.28, "theta_target": theta, "theta": theta,
-        "mean_competence": comp, "frac_competent_50": comp, "frac_competent_90": comp**2,
-        "frac_competent_99": comp**3, "competence_k1": comp, "competence_k2": comp**2,
-        "competence_k4": comp**4, "competence_k8": comp**8, "bound_holds": comp > 0.5,
-        "worst_tightness": rng.random(n.size),
-        "doubling_multiplier": np.append(10 + rng.random(n.size - 1), np.nan),
-    })
-    return table, {"measured_median": 10.5, "measured_iqr": [10.2, 10.8], "predicted": 10.0,
-                   "axis": cfg["axis"]}
+        "compute": 120 * n * n, "x": n, "delta": theta / 0.28, "theta_target": theta,
+        "theta": theta, "mean_competence": comp, "frac_competent_50": comp,
+        "frac_competent_90": comp**2, "frac_competent_99": comp**3, "bound_holds": comp > 0.5,
+        "worst_tightness_finite": rng.random(n.size), "beta_emp_a20": 1 + rng.random(n.size),
+        "beta_adv_a20": 2 + rng.random(n.size), "beta_star_a20": 3 + rng.random(n.size),
+        "beta_star_finite_a20": 3.1 + rng.random(n.size),
+    }
+    for kp in (1, 2):
+        cols.update({f"competence_pieces_k{kp}": comp, f"competence_tensor_k{kp}": comp**kp,
+                     f"competence_train_k{kp}": comp, f"competence_product_k{kp}": comp**kp,
+                     f"seen_k{kp}": np.full(n.size, 1.0 / kp)})
+    m = 9 + 2 * rng.random()
+    return pl.DataFrame(cols), {
+        "axis": cfg["axis"], "predicted_median": 10.0, "exact_median": 9.0,
+        "all_hold": bool(m <= 10.5),
+        "pieces_1to2_measured": 1.0, "pieces_1to2_iqr_lo": 1.0, "pieces_1to2_iqr_hi": 1.0,
+        "pieces_1to2_judged": 1.0, "pieces_1to2_holds": True,
+        "tensorized_1to2_measured": m, "tensorized_1to2_iqr_lo": m - 0.5,
+        "tensorized_1to2_iqr_hi": m + 0.5, "tensorized_1to2_judged": m,
+        "tensorized_1to2_holds": bool(m <= 12.0),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +110,7 @@ def test_single_seed_is_still_a_column_and_fixed_keys_are_not():
 def test_cell_hash_is_sha256_of_canonical_json():
     cfg = RunConfig(n_skills=50, k=2, params=(1e8, 1e9), n_tuples=2000)
     d = cfg.validated().to_dict()
-    text = json.dumps({"format": 1, "config": d}, sort_keys=True, separators=(",", ":"))
+    text = json.dumps({"format": 2, "config": d}, sort_keys=True, separators=(",", ":"))
     assert cell_hash(cfg) == hashlib.sha256(text.encode()).hexdigest()
     # the derived default n_texts = 1000 * skills is the same cell as writing it out
     assert cell_hash(cfg) == cell_hash(RunConfig(n_skills=50, k=2, n_texts=50_000,
@@ -234,7 +251,11 @@ def test_sweep_folder_tables_and_resume(tmp_path):
         assert block.select(["n_skills", "k", "seed"]).unique().to_dicts() == [c.key]
         assert block.select(SCALES_COLUMNS).equals(fake_cell(c.config.to_dict())[0])
     dbl = pl.read_parquet(folder / "doubling.parquet")
-    assert dbl.height == 8 and dbl["predicted"].to_list() == [10.0] * 8
+    assert dbl.height == 8 and dbl["predicted_median"].to_list() == [10.0] * 8
+    assert dbl.columns[:3] == ["n_skills", "k", "seed"]
+    for c in res.grid.cells:  # each row is that cell's flat doubling dict
+        want = fake_cell(c.config.to_dict())[1]
+        assert dbl.row(c.index, named=True) == {**c.key, **want}
     before = (folder / "runs.parquet").read_bytes()
 
     # the same sweep again: every cell skipped, same bytes
@@ -293,6 +314,17 @@ def test_summary_and_plots(tmp_path):
             "tightness.png", "manifest.json"} <= names
     text = (res.folder / "summary.md").read_text()
     assert "k=2, failure=random" in text and "![competence](competence.png)" in text
+    # the per-doubling table: one row per configuration and doubling, both readings
+    dbl = pl.read_parquet(res.folder / "doubling.parquet")
+    lines = [ln for ln in text.splitlines() if ln.startswith("| k=2, failure=random | 1 -> 2")]
+    assert len(lines) == 1
+    cells = [c.strip() for c in lines[0].strip("|").split("|")]
+    m = dbl.filter((pl.col("k") == 2) & (pl.col("failure") == "random"))[
+        "tensorized_1to2_measured"].to_numpy()
+    assert cells[4] == f"{np.median(m):.3g} [{m.min():.3g}, {m.max():.3g}]"
+    held = dbl.filter((pl.col("k") == 2) & (pl.col("failure") == "random"))[
+        "tensorized_1to2_holds"].to_list()
+    assert cells[5] == f"{sum(held)}/{len(held)}"
     for png in ("competence.png", "doubling.png", "tightness.png"):
         assert (res.folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((res.folder / "manifest.json").read_text())
@@ -322,18 +354,110 @@ def test_workers_one_does_not_import_dask(tmp_path):
 
 def test_real_pipeline_cells(tmp_path):
     """Two real cells: each block of runs.parquet is exactly
-    `sim.pipeline.runner.run(config).scales`."""
+    `sim.pipeline.runner.run(config).scales`, and each row of doubling.parquet holds that run's
+    doubling verdicts."""
     from sim.pipeline.runner import run
 
     spec = {"n_skills": 50, "k": [2, 4], "n_texts": 20_000, "params": "1e8:1e12:3",
-            "n_tuples": 2000}
+            "n_tuples": 2000, "kprimes": [1, 2]}
     res = run_sweep(spec, tmp_path, summary=False)
     runs = pl.read_parquet(res.folder / "runs.parquet")
-    assert runs.columns[:2] == ["k", "seed"]
-    assert set(SCALES_COLUMNS) <= set(runs.columns[2:])
-    for c in res.grid.cells:
-        direct = run(c.config).scales
-        block = runs.slice(3 * c.index, 3).drop(["k", "seed"])
-        assert block.equals(direct)
+    assert runs.columns == ["k", "seed", *SCALES_COLUMNS]
     dbl = pl.read_parquet(res.folder / "doubling.parquet")
     assert dbl["k"].to_list() == [2, 4] and dbl["axis"].to_list() == ["both", "both"]
+    for c in res.grid.cells:
+        direct = run(c.config)
+        block = runs.slice(3 * c.index, 3).drop(["k", "seed"])
+        assert block.equals(direct.scales)
+        row = dbl.row(c.index, named=True)
+        verdicts = {(v["reading"], v["from_k"]): v for v in direct.doubling["verdicts"]}
+        assert set(verdicts) == {("pieces", 1), ("tensorized", 1)}
+        for (reading, kp), v in verdicts.items():
+            p = f"{reading}_{kp}to{2 * kp}"
+            assert row[f"{p}_holds"] == v["holds"]
+            assert row[f"{p}_measured"] == pytest.approx(v["measured_median"], nan_ok=True)
+        assert row["all_hold"] == direct.doubling["all_hold"]
+
+
+# --------------------------------------------------------------------------------------------
+# the doubling row
+
+
+def _verdict(reading, a, measured, judged, holds, iqr=(1.0, 2.0), pred=10.0):
+    return {"reading": reading, "from_k": a, "to_k": 2 * a, "n_scales_measured": 3,
+            "measured_median": measured, "measured_iqr": None if iqr is None else list(iqr),
+            "predicted_median": pred, "exact_median": 9.0, "n_scales_judged": 2,
+            "judged_median": judged, "holds": holds}
+
+
+def test_flatten_doubling_one_column_per_field():
+    from sim.sweep import flatten_doubling
+
+    d = {"axis": "both", "prediction": "halves delta", "all_hold": False, "verdicts": [
+        _verdict("pieces", 2, 300.0, None, False),  # judged, never matched: infinite
+        _verdict("tensorized", 1, 9.5, 9.0, True, pred=12.0),
+        _verdict("tensorized", 4, None, None, None, iqr=None),  # not judged
+    ]}
+    row = flatten_doubling(d)
+    assert row == {
+        "axis": "both", "predicted_median": 10.0, "exact_median": 9.0, "all_hold": False,
+        "pieces_2to4_measured": 300.0, "pieces_2to4_iqr_lo": 1.0, "pieces_2to4_iqr_hi": 2.0,
+        "pieces_2to4_judged": float("inf"), "pieces_2to4_holds": False,
+        "tensorized_1to2_measured": 9.5, "tensorized_1to2_iqr_lo": 1.0,
+        "tensorized_1to2_iqr_hi": 2.0, "tensorized_1to2_judged": 9.0,
+        "tensorized_1to2_holds": True,
+        "tensorized_4to8_measured": None, "tensorized_4to8_iqr_lo": None,
+        "tensorized_4to8_iqr_hi": None, "tensorized_4to8_judged": None,
+        "tensorized_4to8_holds": None,
+    }
+    assert json.loads(json.dumps(row, allow_nan=True)) == row  # survives the cell's JSON
+    empty = flatten_doubling({"axis": "params", "verdicts": [], "all_hold": None})
+    assert empty == {"axis": "params", "predicted_median": None, "exact_median": None,
+                     "all_hold": None}
+
+
+def test_doubling_frame_types_and_order_do_not_depend_on_values(tmp_path):
+    """Cells with different doublings (kprimes) give the union of columns, typed by name:
+    a verdict never judged in any cell is still a Boolean column of nulls."""
+    from sim.sweep import flatten_doubling
+
+    a = flatten_doubling({"axis": "both", "all_hold": None, "verdicts": [
+        _verdict("tensorized", 1, None, None, None, iqr=None),
+        _verdict("pieces", 1, 1.0, None, None)]})
+    b = flatten_doubling({"axis": "both", "all_hold": True, "verdicts": [
+        _verdict("pieces", 1, 1.0, 1.0, True), _verdict("pieces", 2, 1.0, 1.0, True),
+        _verdict("tensorized", 1, 9.0, 9.0, None)]})
+
+    def cell(cfg):
+        return fake_cell(cfg)[0], (a if cfg["kprimes"] == [1, 2] else b)
+
+    res = run_sweep({"kprimes": [[1, 2], [1, 2, 4]], **SMALL}, tmp_path, cell_fn=cell,
+                    summary=False)
+    dbl = pl.read_parquet(res.folder / "doubling.parquet")
+    fields = ["measured", "iqr_lo", "iqr_hi", "judged", "holds"]
+    assert dbl.columns == ["kprimes", "seed", "axis", "predicted_median", "exact_median",
+                           "all_hold", *[f"pieces_1to2_{f}" for f in fields],
+                           *[f"pieces_2to4_{f}" for f in fields],
+                           *[f"tensorized_1to2_{f}" for f in fields]]
+    assert dbl.schema["tensorized_1to2_holds"] == pl.Boolean
+    assert dbl["tensorized_1to2_holds"].to_list() == [None, None]
+    assert dbl["pieces_2to4_holds"].to_list() == [None, True]  # the first cell lacks it
+    assert dbl.schema["pieces_2to4_measured"] == pl.Float64
+    assert np.isnan(dbl["pieces_2to4_measured"][0]) and dbl["pieces_2to4_measured"][1] == 1.0
+    assert dbl["all_hold"].to_list() == [None, True]
+
+
+def test_summary_without_doubling_verdicts(tmp_path):
+    """Cells that measured no k' beside 2k' (kprimes = (1,)): the tables and plots still come,
+    and the summary says there is nothing to judge."""
+    def cell(cfg):
+        return fake_cell(cfg)[0], {"axis": cfg["axis"], "predicted_median": None,
+                                   "exact_median": None, "all_hold": None}
+
+    res = run_sweep({"k": [2, 4], "kprimes": [1], **SMALL}, tmp_path, cell_fn=cell)
+    dbl = pl.read_parquet(res.folder / "doubling.parquet")
+    assert dbl.columns == ["k", "seed", "axis", "predicted_median", "exact_median", "all_hold"]
+    assert dbl["all_hold"].to_list() == [None, None]
+    text = (res.folder / "summary.md").read_text()
+    assert "No doubling verdicts" in text
+    assert (res.folder / "doubling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

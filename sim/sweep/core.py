@@ -1,8 +1,9 @@
 """Parameter sweeps: a grid of `sim run` configurations, run in-process or on Dask, resumable.
 
 Each cell of a `sim.sweep.grid.Grid` is one validated `RunConfig` (seed included), run through
-the same Python API as ``sim run`` (`sim.pipeline.runner.run`); its per-scale table (THEORY.md §2-5:
-theta, competence, the theorem's bound and the doubling multiplier at every scale N) is stored
+the same Python API as ``sim run`` (`sim.pipeline.runner.run`); its per-scale table
+(docs/theory.md §2-5:
+theta, competence on skills and k'-tuples, the theorem's bound at every scale N) is stored
 as ``cells/<cell-hash>.parquet`` the moment it finishes.
 
 Folder
@@ -14,8 +15,9 @@ A sweep lives in ``<out>/sweeps/<sweep-id>/``:
   atomically (`sim.io`) as soon as its cell finishes; the parquet marks the cell finished;
 - ``runs.parquet``: one row per cell x scale; the varied grid keys and ``seed`` first, then the
   columns of `sim.pipeline.runner.RunResult.scales`; rows in cell order, then scale order;
-- ``doubling.parquet``: one row per cell; grid columns, then the measured doubling multiplier
-  (median, IQR over scales) and theory's prediction (THEORY.md §5);
+- ``doubling.parquet``: one row per cell; grid columns, then the cell's doubling verdicts
+  flattened (`flatten_doubling`: per reading and doubling k' → 2k' the measured multiplier,
+  its IQR, the judged median and whether "10x scale doubles k" holds; the prediction);
 - ``summary.md`` and its PNG plots (`sim.sweep.plots`), ``manifest.json`` (versions, git
   state, host, timings of the last invocation).
 
@@ -24,7 +26,8 @@ Execution
 ``workers=1`` runs cells one after another in this process (Dask is not imported);
 ``workers=N`` starts a Dask `LocalCluster` of N single-threaded worker processes;
 ``scheduler="tcp://host:port"`` submits to an existing cluster. Every worker runs numba on one
-thread and shares one numba cache (`numba_cache_dir`).
+thread and shares one numba cache (`numba_cache_dir`); the client and cluster code is
+`sim.distributed.client` (its names are importable from here too).
 
 Resume and reproducibility
 --------------------------
@@ -41,13 +44,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.distributed.client import SCHEDULER_TIMEOUT_S, in_worker, numba_cache_dir
+from sim.distributed.client import check_workers as _check_workers
+from sim.distributed.client import connect as _connect
+from sim.distributed.client import local_cluster as _local_cluster
+from sim.distributed.client import one_numba_thread as _one_numba_thread
+from sim.distributed.client import probe as _probe  # noqa: F401 - the old name
+from sim.distributed.progress import ProgressBar
 from sim.pipeline.config import RunConfig
 from sim.sweep.grid import (
     _BOOL_FIELDS,
@@ -81,14 +91,12 @@ __all__ = [
     "grid_to_toml",
     "cell_hash",
     "numba_cache_dir",
+    "flatten_doubling",
+    "DOUBLING_FIELDS",
     "run_cell",
     "run_sweep",
     "collect",
 ]
-
-#: seconds `Client` waits for an external scheduler before giving up
-SCHEDULER_TIMEOUT_S = 5.0
-
 
 class SweepError(RuntimeError):
     """Some cells of a sweep failed; the others are stored and a rerun retries the failed."""
@@ -98,21 +106,41 @@ class SweepError(RuntimeError):
 # running one cell
 
 
-def numba_cache_dir() -> str | None:
-    """The numba cache folder every worker shares.
+#: the fields of one flattened doubling verdict, in column order, and their meaning
+DOUBLING_FIELDS = ("measured", "iqr_lo", "iqr_hi", "judged", "holds")
+#: the readings' column order in ``doubling.parquet`` (others follow alphabetically)
+_READING_ORDER = ("pieces", "tensorized")
 
-    ``$NUMBA_CACHE_DIR`` when set; else ``None`` (numba's default: ``__pycache__`` beside the
-    package's sources, shared by every process of this installation) when the package folder
-    is writable; else ``$XDG_CACHE_HOME/sim-numba`` (``~/.cache/sim-numba``).
+
+def flatten_doubling(doubling: Mapping[str, Any]) -> dict[str, Any]:
+    """`sim.pipeline.runner.RunResult.doubling` as one flat row (docs/theory.md §5).
+
+    ``axis``; ``predicted_median`` and ``exact_median`` (medians over the verdicts: the
+    multiplier that halves delta, and the calibration-dependent exact one; the same for every
+    doubling); ``all_hold``; and for each verdict, with prefix ``<reading>_<k'>to<2k'>``
+    (e.g. ``pieces_1to2``): ``_measured`` (median measured multiplier), ``_iqr_lo`` /
+    ``_iqr_hi`` (its IQR over scales), ``_judged`` (median over the scales where the grid
+    reaches the predicted multiplier; ``inf`` when the curve never matches there) and
+    ``_holds`` (True / False, None when not judged). Missing numbers are None.
     """
-    env = os.environ.get("NUMBA_CACHE_DIR")
-    if env:
-        return env
-    pkg = Path(__file__).resolve().parent
-    if os.access(pkg, os.W_OK):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "sim-numba")
+    verdicts = list(doubling.get("verdicts") or [])
+
+    def med(key):
+        vals = [float(v[key]) for v in verdicts if v.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    row: dict[str, Any] = {"axis": doubling.get("axis"), "predicted_median": med(
+        "predicted_median"), "exact_median": med("exact_median"),
+        "all_hold": doubling.get("all_hold")}
+    for v in verdicts:
+        p = f"{v['reading']}_{v['from_k']}to{v['to_k']}"
+        iqr = v.get("measured_iqr") or [None, None]
+        judged = v.get("judged_median")
+        if judged is None and v.get("holds") is False:
+            judged = float("inf")  # judged, but the curve never matched inside the grid
+        row.update({f"{p}_measured": v.get("measured_median"), f"{p}_iqr_lo": iqr[0],
+                    f"{p}_iqr_hi": iqr[1], f"{p}_judged": judged, f"{p}_holds": v.get("holds")})
+    return row
 
 
 def run_cell(config: Mapping[str, Any]):
@@ -122,39 +150,18 @@ def run_cell(config: Mapping[str, Any]):
     Returns
     -------
     (polars.DataFrame, dict)
-        ``RunResult.scales`` and ``RunResult.doubling`` (THEORY.md §5).
+        ``RunResult.scales`` and ``RunResult.doubling`` flattened into one row
+        (`flatten_doubling`; docs/theory.md §5).
     """
     from sim.pipeline.runner import run
 
     res = run(RunConfig.from_dict(dict(config)), None)
-    return res.scales, dict(res.doubling)
-
-
-@contextlib.contextmanager
-def _one_numba_thread():
-    """Run numba kernels on one thread (a worker is one core); restore the count after."""
-    try:
-        import numba
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
+    return res.scales, flatten_doubling(res.doubling)
 
 
 def _cell_task(fn: Callable, config: dict, cache_dir: str | None):
     """The task a Dask worker runs: one numba thread, the shared cache, then `fn(config)`."""
-    if "numba" not in sys.modules:
-        # numba reads these when first imported: a fresh worker process gets them in time
-        os.environ["NUMBA_NUM_THREADS"] = "1"
-        if cache_dir is not None:
-            os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
-    with _one_numba_thread():
-        return fn(config)
+    return in_worker(fn, cache_dir, config)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,118 +236,13 @@ def _store_cell(folder: Path, h: str, scales, doubling: Mapping) -> None:
     write_parquet(scales, table)
 
 
-def _probe(scheduler: str) -> None:
-    """Fail fast, before any Dask client exists, when nothing listens at a tcp:// address."""
-    import socket
-    from urllib.parse import urlsplit
-
-    url = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
-    if url.scheme != "tcp":
-        return  # tls://, ucx://, ...: the client checks
-    try:
-        host, port = url.hostname, url.port
-    except ValueError:
-        host = port = None
-    if not host or port is None:
-        raise ParameterError("--scheduler", f"expected tcp://HOST:PORT; got {scheduler!r}")
-    try:
-        with socket.create_connection((host, port), timeout=SCHEDULER_TIMEOUT_S):
-            pass
-    except OSError as e:
-        raise ParameterError(
-            "--scheduler", f"cannot reach a Dask scheduler at {scheduler!r} within "
-            f"{SCHEDULER_TIMEOUT_S:g} s ({e.strerror or type(e).__name__})"
-        ) from None
-
-
-def _connect(scheduler: str):
-    """A client of the scheduler at `scheduler`, or `ParameterError` within ~2 x the timeout."""
-    _probe(scheduler)
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from distributed import Client
-    from distributed.comm import connect
-
-    async def handshake():
-        comm = await connect(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-        await comm.close()
-
-    try:
-        # a Dask handshake first (a client that fails to start waits long to close), in a
-        # thread of its own so that it works under a running event loop (Jupyter) too
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, asyncio.wait_for(handshake(), SCHEDULER_TIMEOUT_S)).result()
-        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False)
-    except Exception as e:  # noqa: BLE001 - anything here means "not a usable scheduler"
-        detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise ParameterError(
-            "--scheduler",
-            f"cannot use {scheduler!r} as a Dask scheduler within {SCHEDULER_TIMEOUT_S:g} s "
-            f"({detail})",
-        ) from None
-
-
-def _local_cluster(workers: int, cache_dir: str | None):
-    import logging
-    import warnings
-
-    from distributed import Client, LocalCluster
-
-    # the scheduler's HTTP server moves off a busy :8787 by itself; no need to warn
-    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
-
-    env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
-    if cache_dir is not None:
-        env["NUMBA_CACHE_DIR"] = cache_dir
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-        silence_logs=logging.ERROR, env=env,
-    )
-    return cluster, Client(cluster, set_as_default=False)
-
-
-class _Progress:
+def _Progress(enabled: bool, total: int, done: int, label: str) -> ProgressBar:
     """A rich progress bar on stderr (cells done/total, elapsed, ETA), or nothing."""
-
-    def __init__(self, enabled: bool, total: int, done: int, label: str):
-        self.bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("cells"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=False,
-        )
-        self.task = self.bar.add_task(label, total=total, completed=done)
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+    return ProgressBar(enabled, total, label, done=done, unit="cells")
 
 
 def _execute(cells: Sequence[Cell], folder: Path, *, workers: int, client, cell_fn: Callable,
-             progress: _Progress, timings: dict) -> list[tuple[Cell, str]]:
+             progress: ProgressBar, timings: dict) -> list[tuple[Cell, str]]:
     """Run `cells`, storing each as it finishes; returns the failed cells and their errors.
 
     In-process when `client` is None and ``workers == 1``; else on `client` (an external
@@ -525,15 +427,6 @@ def run_sweep(
     return result
 
 
-def _check_workers(workers) -> int:
-    from theory.errors import check_int_at_least
-
-    try:
-        return check_int_at_least("--workers", workers, 1)
-    except ParameterError:
-        raise ParameterError("--workers", f"must be an integer >= 1; got {workers!r}") from None
-
-
 def _write_manifest(result: SweepResult) -> Path:
     from sim.io import manifest_base, write_json
 
@@ -577,25 +470,47 @@ def _grid_frame(grid: Grid, cells: Iterable[Cell], repeat: Sequence[int], taken:
     return pl.DataFrame(cols)
 
 
+def _doubling_key(key: str):
+    """Sort key of a flattened verdict column ``<reading>_<a>to<b>_<field>``, else None."""
+    for f in DOUBLING_FIELDS:
+        if key.endswith("_" + f):
+            head = key[: -len(f) - 1]
+            reading, _, pair = head.rpartition("_")
+            a, sep, b = pair.partition("to")
+            if reading and sep and a.isdigit() and b.isdigit():
+                r = (_READING_ORDER.index(reading) if reading in _READING_ORDER
+                     else len(_READING_ORDER))
+                return (r, reading, int(a), int(b), DOUBLING_FIELDS.index(f))
+    return None
+
+
 def _doubling_frame(metas: list[dict]):
-    """One row per cell from the cells' doubling dicts (THEORY.md §5), fixed column types."""
+    """One row per cell from the cells' flat doubling dicts (`flatten_doubling`), with column
+    types fixed by name (not by the values seen): ``axis`` (String), ``predicted_median``,
+    ``exact_median`` (Float64), ``all_hold`` (Boolean), then every verdict's columns, readings
+    in the order pieces, tensorized, then by k' (``*_holds`` Boolean, the others Float64;
+    a missing number is NaN, a missing verdict null). Other scalar entries follow, sorted.
+    """
     import polars as pl
 
     def num(x):
         return float("nan") if x is None else float(x)
 
-    iqr = [m.get("measured_iqr") or [None, None] for m in metas]
-    pred = [m.get("predicted", m.get("predicted_median")) for m in metas]
-    cols = [
-        pl.Series("measured_median", [num(m.get("measured_median")) for m in metas],
-                  dtype=pl.Float64),
-        pl.Series("measured_iqr_lo", [num(q[0]) for q in iqr], dtype=pl.Float64),
-        pl.Series("measured_iqr_hi", [num(q[1]) for q in iqr], dtype=pl.Float64),
-        pl.Series("predicted", [num(v) for v in pred], dtype=pl.Float64),
-        pl.Series("axis", [m.get("axis") for m in metas], dtype=pl.String),
-    ]
-    done = {"measured_median", "measured_iqr", "predicted", "predicted_median", "axis"}
-    for key in sorted({k for m in metas for k in m} - done):
+    def floats(key):
+        return pl.Series(key, [num(m.get(key)) for m in metas], dtype=pl.Float64)
+
+    keys = {k for m in metas for k in m}
+    cols = [pl.Series("axis", [m.get("axis") for m in metas], dtype=pl.String),
+            floats("predicted_median"), floats("exact_median"),
+            pl.Series("all_hold", [m.get("all_hold") for m in metas], dtype=pl.Boolean)]
+    fixed = {"axis", "predicted_median", "exact_median", "all_hold"}
+    verdict_cols = sorted((k for k in keys if _doubling_key(k) is not None), key=_doubling_key)
+    for key in verdict_cols:
+        if key.endswith("_holds"):
+            cols.append(pl.Series(key, [m.get(key) for m in metas], dtype=pl.Boolean))
+        else:
+            cols.append(floats(key))
+    for key in sorted(keys - fixed - set(verdict_cols)):
         vals = [m.get(key) for m in metas]
         present = [v for v in vals if v is not None]
         if not present:
@@ -619,9 +534,10 @@ def collect(grid: Grid, folder: str | os.PathLike):
     (runs, doubling) : polars.DataFrame, polars.DataFrame
         ``runs``: grid columns (`Grid.columns`; a grid key that clashes with a scales column
         is prefixed ``grid_``) then the cell's scales columns, rows in cell order then scale
-        order. ``doubling``: one row per cell, grid columns then ``measured_median,
-        measured_iqr_lo, measured_iqr_hi, predicted, axis`` and the other scalar entries of
-        `sim.pipeline.runner.RunResult.doubling` (sorted by name; e.g. ``within_20pct``).
+        order. ``doubling``: one row per cell, grid columns then the cell's flattened
+        doubling verdicts (`flatten_doubling`, `_doubling_frame`): ``axis,
+        predicted_median, exact_median, all_hold`` and per reading and doubling k' → 2k'
+        ``<reading>_<k'>to<2k'>_measured, _iqr_lo, _iqr_hi, _judged, _holds``.
     """
     import polars as pl
 

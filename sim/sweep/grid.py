@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 #: version of the cell-hash and folder layout; part of every cell hash
-SWEEP_FORMAT = 1
+SWEEP_FORMAT = 2  # 2: sim run v2 tables (measured tuple competence, doubling verdicts)
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunConfig))
 
@@ -78,7 +78,7 @@ GRID_ORDER: tuple[str, ...] = tuple(f for f in _FIELDS if f != "seed") + ("seed"
 
 _TUPLE_FIELDS = frozenset({"params", "kprimes"})
 _BOOL_FIELDS = frozenset({"iid", "compute_optimal"})
-_INT_FIELDS = frozenset({"n_skills", "k", "n_texts", "seed", "n_tuples"})
+_INT_FIELDS = frozenset({"n_skills", "k", "n_texts", "seed", "n_tuples", "pieces_per_tuple"})
 _FLOAT_FIELDS = frozenset({"tokens_per_param", "calibration"})
 _STR_FIELDS = frozenset({"skill_dist", "learner", "failure", "fit", "axis"})
 _OPTIONAL_FIELDS = frozenset({"n_texts", "calibration"})

@@ -4,13 +4,15 @@ Three pictures of a whole sweep (`sim.sweep`), each over every configuration of 
 *configuration* is a cell without its seed; the seeds give the spread):
 
 - ``competence.png``: mean skill competence 1 - mean f(s) and the fraction of skills with
-  competence >= 0.9 (THEORY.md §3) against model size N, one panel per k, the line the median
-  over seeds and the band their min-max;
-- ``doubling.png``: the measured doubling multiplier m (the scale factor that lifts k'=2 tuple
-  competence to single-skill competence, THEORY.md §5), per configuration over all scales and
-  seeds, beside theory's prediction for the fit and axis;
-- ``tightness.png``: the worst tightness beta_emp / beta* of the emergence theorem (THEORY.md §4,
-  Theorem 8) per failure model and k; values <= 1 mean the bound held.
+  competence >= 0.9 (docs/theory.md §3) against model size N, one panel per k, the line the
+  median over seeds and the band their min-max;
+- ``doubling.png``: "10x scale doubles k" measured (docs/theory.md §5): one panel per reading of
+  k'-tuple competence (pieces, tensorized), the measured multiplier of every doubling
+  k' → 2k' per configuration and seed (`doubling.parquet`'s ``<reading>_<k'>to<2k'>_measured``),
+  beside the prediction (the multiplier that halves delta);
+- ``tightness.png``: the worst tightness beta_emp / beta*_finite of the emergence theorem
+  (docs/theory.md §4, Theorem 8 with the finite-size term; ``worst_tightness_finite``) per
+  failure model and k; values <= 1 mean the bound held.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["write_summary", "configuration_labels", "SUMMARY_FILES"]
+__all__ = ["write_summary", "configuration_labels", "doubling_columns", "SUMMARY_FILES"]
 
 #: what `write_summary` writes, in order
 SUMMARY_FILES = ("summary.md", "competence.png", "doubling.png", "tightness.png")
@@ -114,50 +116,75 @@ def _plot_competence(runs, grid, path: Path) -> Path:
     return path
 
 
-def _horizontal() -> dict:
-    """Horizontal boxes: ``orientation=`` from matplotlib 3.10 on, ``vert=False`` before."""
-    import matplotlib
+def doubling_columns(doubling, field: str = "measured") -> list[tuple[str, int, int, str]]:
+    """The flattened verdict columns of `doubling` for `field`: (reading, k', 2k', column),
+    in table order (`sim.sweep.core.flatten_doubling`)."""
+    out = []
+    for c in doubling.columns:
+        if not c.endswith("_" + field):
+            continue
+        reading, _, pair = c[: -len(field) - 1].rpartition("_")
+        a, sep, b = pair.partition("to")
+        if reading and sep and a.isdigit() and b.isdigit():
+            out.append((reading, int(a), int(b), c))
+    return out
 
-    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
-    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
-
-def _plot_doubling(runs, doubling, grid, path: Path) -> Path:
+def _plot_doubling(doubling, grid, path: Path) -> Path:
     import numpy as np
     import polars as pl
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     plt = _plt()
-    t = configuration_labels(grid, runs)
     d = configuration_labels(grid, doubling)
-    configs = list(dict.fromkeys(t["config"].to_list()))
-    data, preds, meds = [], [], []
-    for cfg in configs:
-        v = t.filter(pl.col("config") == cfg)["doubling_multiplier"].to_numpy()
-        data.append(v[np.isfinite(v)])
-        dd = d.filter(pl.col("config") == cfg)
-        p = dd["predicted"].to_numpy()
-        preds.append(float(np.nanmedian(p)) if np.isfinite(p).any() else math.nan)
-        meds.append(dd["measured_median"].to_numpy())
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.38 * len(configs)))
+    configs = list(dict.fromkeys(d["config"].to_list()))
+    cols = doubling_columns(d)
+    readings = list(dict.fromkeys(r for r, *_ in cols)) or ["pieces"]
+    pairs = sorted({(a, b) for _, a, b, _ in cols})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     y = np.arange(len(configs))
-    nonempty = [i for i, v in enumerate(data) if v.size]
-    if nonempty:
-        ax.boxplot([data[i] for i in nonempty], positions=y[nonempty], widths=0.6,
-                   showfliers=False, **_horizontal())
-    for i in range(len(configs)):
-        m = meds[i][np.isfinite(meds[i])]
-        ax.plot(m, np.full(m.size, y[i]), "k.", alpha=0.7,
-                label="per-seed median" if i == 0 else None)
-        if math.isfinite(preds[i]):
-            ax.plot([preds[i]], [y[i]], "rx", markersize=9, mew=2,
-                    label="theory's prediction" if i == 0 else None)
-    ax.set_yticks(y, configs, fontsize=7)
-    ax.invert_yaxis()  # the first configuration on top
-    ax.set_xlabel("doubling multiplier m (scale factor along the run's axis)")
-    ax.set_title("Measured doubling multiplier per configuration\n(box: all scales and seeds)")
-    ax.grid(axis="x", alpha=0.3)
-    if len(configs):
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig, axes = plt.subplots(1, len(readings), figsize=(5.2 * len(readings),
+                                                        1.6 + 0.42 * len(configs)),
+                             squeeze=False, sharey=True)
+    for ax, reading in zip(axes[0], readings, strict=True):
+        mine = [(a, b, c) for r, a, b, c in cols if r == reading]
+        for a, b, c in mine:
+            j = pairs.index((a, b))
+            dy = (j - (len(pairs) - 1) / 2) * 0.6 / max(1, len(pairs))
+            color = colors[j % len(colors)]
+            for i, cfg in enumerate(configs):
+                v = d.filter(pl.col("config") == cfg)[c].to_numpy()
+                v = v[np.isfinite(v)]
+                ax.plot(v, np.full(v.size, y[i] + dy), "o", color=color, alpha=0.45,
+                        markersize=4)
+                if v.size:
+                    ax.plot([np.median(v)], [y[i] + dy], "|", color=color, markersize=12,
+                            mew=2)
+        for i, cfg in enumerate(configs):
+            p = d.filter(pl.col("config") == cfg)["predicted_median"].to_numpy()
+            if np.isfinite(p).any():
+                ax.plot([float(np.nanmedian(p))], [y[i]], "rx", markersize=9, mew=2)
+        ax.set_xscale("log")
+        fmt = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_major_formatter(fmt)
+        lo, hi = ax.get_xlim()
+        # label the minor ticks only on a narrow range (there the majors are too few)
+        ax.xaxis.set_minor_formatter(fmt if hi / lo < 10 else NullFormatter())
+        ax.tick_params(axis="x", which="both", labelsize=7)
+        ax.set_title(f"{reading} reading")
+        ax.grid(axis="x", alpha=0.3)
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colors[j % len(colors)],
+                          label=f"k' {a} -> {b} (dot: a seed; bar: median)")
+               for j, (a, b) in enumerate(pairs)]
+    handles.append(plt.Line2D([], [], marker="x", linestyle="", color="r", mew=2,
+                              label="prediction (the multiplier that halves delta)"))
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0))
+    axes[0][0].set_yticks(y, configs, fontsize=7)
+    axes[0][0].invert_yaxis()  # the first configuration on top
+    fig.supxlabel("measured multiplier m (scale factor along the run's axis at which "
+                  "2k'-tuples reach the competence of k'-tuples; log)", fontsize=9)
+    fig.suptitle("10x scale doubles k? Measured multiplier of each doubling k' -> 2k'")
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
@@ -178,7 +205,8 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     for j, k in enumerate(ks):
         pos, vals = [], []
         for i, f in enumerate(failures):
-            v = t.filter((pl.col("failure") == f) & (pl.col("k") == k))["worst_tightness"]
+            v = t.filter((pl.col("failure") == f) & (pl.col("k") == k))[
+                "worst_tightness_finite"]
             v = v.to_numpy()
             v = v[np.isfinite(v)]
             if v.size:
@@ -191,10 +219,11 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
                 b.set_facecolor(colors[j % len(colors)])
                 b.set_alpha(0.6)
             ax.plot([], [], "s", color=colors[j % len(colors)], label=f"k = {k}")
-    ax.axhline(1.0, color="r", linestyle="--", label="theorem's bound (beta_emp = beta*)")
+    ax.axhline(1.0, color="r", linestyle="--",
+               label="theorem's bound (beta_emp = beta*_finite)")
     ax.set_xticks(range(len(failures)), failures)
     ax.set_xlabel("failure model")
-    ax.set_ylabel("worst tightness beta_emp / beta* (ratio)")
+    ax.set_ylabel("worst tightness beta_emp / beta*_finite (ratio)")
     ax.set_title("Emergence theorem: worst tightness per failure model\n(<= 1: the bound held)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
@@ -219,7 +248,7 @@ def _table(runs, doubling, grid) -> list[str]:
     nmin, nmax = t["params"].min(), t["params"].max()
     rows = [
         "| configuration | seeds | mean competence at N min / max | frac >= 0.9 at N max "
-        "| bound holds | worst tightness (max) | doubling m: median [IQR] | predicted |",
+        "| bound holds | worst tightness (max) | 10x doubles k (cells) | predicted m |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for cfg in dict.fromkeys(t["config"].to_list()):
@@ -230,18 +259,59 @@ def _table(runs, doubling, grid) -> list[str]:
         hi = hi_rows["mean_competence"].median()
         f90 = hi_rows["frac_competent_90"].median()
         holds = s["bound_holds"].mean()
-        wt = s["worst_tightness"].to_numpy()
+        wt = s["worst_tightness_finite"].to_numpy()
         wt = float(np.nanmax(wt)) if np.isfinite(wt).any() else math.nan
-        m = s["doubling_multiplier"].to_numpy()
-        m = m[np.isfinite(m)]
-        dm = (f"{_fmt(float(np.median(m)))} [{_fmt(float(np.quantile(m, 0.25)))}, "
-              f"{_fmt(float(np.quantile(m, 0.75)))}]") if m.size else "–"
-        p = dd["predicted"].to_numpy()
-        pred = float(np.nanmedian(p)) if np.isfinite(p).any() else math.nan
         rows.append(
             f"| {cfg} | {s['seed'].n_unique()} | {_fmt(lo)} / {_fmt(hi)} | {_fmt(f90)} "
-            f"| {100 * holds:.0f}% | {_fmt(wt)} | {dm} | {_fmt(pred)} |"
+            f"| {100 * holds:.0f}% | {_fmt(wt)} | {_share(dd['all_hold'])} "
+            f"| {_fmt(_nanmedian(dd['predicted_median']))} |"
         )
+    return rows
+
+
+def _nanmedian(col) -> float:
+    import numpy as np
+
+    v = col.to_numpy()
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
+
+
+def _share(col) -> str:
+    """``"a/b"``: cells where a verdict column is True, of those judged (null: not judged)."""
+    vals = [v for v in col.to_list() if v is not None]
+    return f"{sum(vals)}/{len(vals)}" if vals else "–"
+
+
+def _doubling_table(doubling, grid) -> list[str]:
+    """One row per configuration and doubling k' -> 2k': per reading the measured multiplier
+    (median over seeds [min, max]) and the share of cells where "10x doubles k" holds."""
+    import numpy as np
+    import polars as pl
+
+    d = configuration_labels(grid, doubling)
+    cols = doubling_columns(d)
+    readings = list(dict.fromkeys(r for r, *_ in cols))
+    pairs = sorted({(a, b) for _, a, b, _ in cols})
+    if not cols:
+        return ["No doubling verdicts (the cells measured no k' with 2k' beside it)."]
+    head = "| configuration | k' -> 2k' | " + " | ".join(
+        f"{r}: m median [min, max] | {r}: holds" for r in readings) + " |"
+    rows = [head, "|---|---|" + "---|---|" * len(readings)]
+    for cfg in dict.fromkeys(d["config"].to_list()):
+        dd = d.filter(pl.col("config") == cfg)
+        for a, b in pairs:
+            cells = []
+            for r in readings:
+                c = f"{r}_{a}to{b}"
+                if f"{c}_measured" not in dd.columns:
+                    cells += ["–", "–"]
+                    continue
+                v = dd[f"{c}_measured"].to_numpy()
+                v = v[np.isfinite(v)]
+                m = (f"{_fmt(float(np.median(v)))} [{_fmt(float(v.min()))}, "
+                     f"{_fmt(float(v.max()))}]") if v.size else "–"
+                cells += [m, _share(dd[f"{c}_holds"])]
+            rows.append(f"| {cfg} | {a} -> {b} | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -255,7 +325,7 @@ def write_summary(folder, grid, runs, doubling, sweep_id: str) -> list[Path]:
     folder = Path(folder)
     plots = [
         _plot_competence(runs, grid, folder / "competence.png"),
-        _plot_doubling(runs, doubling, grid, folder / "doubling.png"),
+        _plot_doubling(doubling, grid, folder / "doubling.png"),
         _plot_tightness(runs, grid, folder / "tightness.png"),
     ]
     fixed = {k: v[0] for k, v in grid.values.items() if k not in grid.varied}
@@ -276,16 +346,26 @@ def write_summary(folder, grid, runs, doubling, sweep_id: str) -> list[Path]:
         "",
         "Per configuration (a cell without its seed); medians over seeds. *Bound holds*: share "
         "of (cell, scale) rows where the measured emergence curve stayed under the theorem's "
-        "beta* (THEORY.md §4). *Doubling m*: the scale factor that lifts k'=2 tuple competence "
-        "to single-skill competence (THEORY.md §5), over all scales and seeds.",
+        "finite-size beta* (docs/theory.md §4); *worst tightness*: the largest "
+        "beta_emp / beta*_finite. *10x doubles k*: cells where every judged doubling verdict "
+        "held, of the cells with one; *predicted m*: the multiplier that halves delta "
+        "(docs/theory.md §5).",
         "",
         *_table(runs, doubling, grid),
+        "",
+        "## \"10x scale doubles k\", per doubling",
+        "",
+        "The measured multiplier m is the scale factor at which 2k'-tuple competence matches "
+        "k'-tuple competence, measured on test pieces under each reading (docs/theory.md §5); "
+        "*holds*: cells where m <= the prediction (+20%) at the scales the grid can judge.",
+        "",
+        *_doubling_table(doubling, grid),
         "",
         "## Competence against scale",
         "",
         "![competence](competence.png)",
         "",
-        "## The doubling multiplier",
+        "## The doubling multipliers",
         "",
         "![doubling](doubling.png)",
         "",
