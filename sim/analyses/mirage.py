@@ -1,4 +1,5 @@
-"""Emergence under smooth and discontinuous metrics: simulation, analysis, figures (THEORY.md §7).
+"""Emergence under smooth and discontinuous metrics: simulation, analysis, figures
+(docs/theory.md §7).
 
 Three pieces, all driven by `theory.mirage`:
 
@@ -78,7 +79,7 @@ __all__ = [
     "mirage_report",
 ]
 
-#: tuple sizes k' analysed on a run (THEORY.md §5)
+#: tuple sizes k' analysed on a run (docs/theory.md §5)
 KPRIMES = (1, 2, 4, 8)
 #: "competent on a skill" means competence 1 - f(s) above this (fraction-of-skills metric)
 COMPETENCE_THRESHOLD = 0.9
@@ -134,7 +135,7 @@ def check_model(c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, lengths=(1,), params=GPT3_
 
 def analytic_curves(params, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, lengths=(1, 2, 3, 4, 5),
                     n_choices=2):
-    """The smooth model's metrics at each model size and target length (THEORY.md §7).
+    """The smooth model's metrics at each model size and target length (docs/theory.md §7).
 
     Returns
     -------
@@ -309,12 +310,12 @@ _SKILL_COLUMNS = ("scale", "params", "skill", "mu1", "failure_rate")
 def analyze_skills(skills, kprimes=KPRIMES, n_tuples: int = 100_000, seed: int = 0,
                    competence_threshold: float = COMPETENCE_THRESHOLD,
                    param: str = "skills") -> RunMirage:
-    """Mirage analysis of a run's per-skill table (THEORY.md §5 and §7).
+    """Mirage analysis of a run's per-skill table (docs/theory.md §5 and §7).
 
     For each scale, with failure rates ``f(s)`` and the skill measure ``mu1``:
 
     - ``tuple_accuracy`` (exact-match analogue): mean over `n_tuples` k'-tuples drawn i.i.d.
-      from ``mu1`` of ``prod_i (1 - f(s_i))`` (all k' skills right; THEORY.md §5's product
+      from ``mu1`` of ``prod_i (1 - f(s_i))`` (all k' skills right; docs/theory.md §5's product
       measure), with its standard error. The same tuples are used at every scale.
     - ``tuple_accuracy_exact``: its exact value ``(sum_s mu1(s) (1 - f(s)))^k'`` (i.i.d. draws
       factorise), the check on the sampling.
@@ -445,7 +446,8 @@ def analyze_skills(skills, kprimes=KPRIMES, n_tuples: int = 100_000, seed: int =
 
 
 def read_run(folder, param: str = "--from-run"):
-    """Read a ``sim run`` folder: ``(config dict, skills DataFrame)``.
+    """Read a ``sim run`` folder, or a trained run's (only the models on its path):
+    ``(config dict, skills DataFrame)``.
 
     Raises `ParameterError` naming `param` when the folder, ``manifest.json`` or
     ``skills.parquet`` is missing or unreadable.
@@ -472,7 +474,26 @@ def read_run(folder, param: str = "--from-run"):
     if missing:
         raise ParameterError(param, f"{str(p / 'skills.parquet')!r} lacks column(s) "
                              f"{', '.join(missing)}")
+    if isinstance(manifest, dict) and manifest.get("kind") == "trained":
+        skills = _trained_path(p, skills, param)
     return config, skills
+
+
+def _trained_path(p: Path, skills, param: str):
+    """A trained run (`sim measure` / `sim train`) may hold a grid of (N, D): keep the models
+    on its path (``scales.parquet``'s ``on_path``), which must vary N."""
+    import polars as pl
+
+    try:
+        scales = pl.read_parquet(p / "scales.parquet", columns=["scale", "params", "on_path"])
+    except Exception as e:  # polars raises several types for a bad file
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ParameterError(param, f"cannot read {str(p / 'scales.parquet')!r}: {msg}") from None
+    path = scales.filter(pl.col("on_path"))
+    if path["params"].n_unique() < 2:
+        raise ParameterError(param, f"the trained run {str(p)!r} has fewer than 2 model sizes N "
+                             "along its path; the analysis needs models of several sizes")
+    return skills.filter(pl.col("scale").is_in(path["scale"].to_list()))
 
 
 def analyze_run(folder, kprimes=KPRIMES, n_tuples: int = 100_000, seed: int | None = None,

@@ -9,6 +9,7 @@ exit code 2, with no traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -68,6 +69,10 @@ def _fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script `sim`."""
+    # one BLAS thread unless the user says otherwise: the project's BLAS work is small
+    # (scipy's optimisers in the loss-law fit), and threads fighting over few cores made
+    # it 30x slower on a loaded 2-core machine; numba and XLA set their own threads
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         rv = cli.main(args=argv, prog_name="sim", standalone_mode=False)
     except ParameterError as e:

@@ -1,4 +1,4 @@
-"""`sim mirage`: emergence under smooth and discontinuous metrics (THEORY.md §7).
+"""`sim mirage`: emergence under smooth and discontinuous metrics (docs/theory.md §7).
 
 A thin skin over `sim.analyses.mirage.mirage_report`: parse the options, validate them, run, print a
 short table (or one JSON object with ``--json``) and the paths written.
@@ -37,7 +37,8 @@ def _fmt(v) -> str:
 @click.option("--n-test", type=SIZE, default=1000, show_default=True,
               help="Items per finite test set (resolution floor 1/(n_test L)).")
 @click.option("--from-run", "from_run", type=click.Path(), default=None,
-              help="A `sim run` folder (manifest.json, skills.parquet) to analyse as well.")
+              help="A `sim run` or trained run folder (manifest.json, skills.parquet) to analyse "
+                   "as well.")
 @click.option("--n-tuples", type=SIZE, default=100_000, show_default=True,
               help="k'-tuples sampled per k' for the run analysis.")
 @click.option("--seed", type=SIZE, default=0, show_default=True,

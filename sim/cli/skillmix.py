@@ -1,4 +1,4 @@
-"""`sim skillmix`: the Skill-Mix evaluation on simulated learners (THEORY.md §8).
+"""`sim skillmix`: the Skill-Mix evaluation on simulated learners (docs/theory.md §8).
 
 A thin skin over `sim.analyses.skillmix.run_skillmix`: parse and validate the options (before any
 work), obtain each scale's learner from `sim run`'s pipeline, evaluate, check novelty in the
@@ -44,12 +44,18 @@ KS = _IntRange(inclusive=True)  # "2:6" means 2, 3, 4, 5, 6
 @click.option("--calibration", type=FLOAT, default=None,
               help="delta -> theta constant of the learners (passed to `sim run`) "
                    "[default: theory's].")
+@click.option("--from-run", "from_run", type=click.Path(), default=None,
+              help="Take the learners from a run folder (`sim run`, or a trained run of `sim "
+                   "measure` / `sim train`) instead of simulating them; its skills, N, k, "
+                   "training pieces, skill measure and seed replace --skills, --params, "
+                   "--k-train, --texts and --seed.")
 @click.option("--out", default="results/skillmix", show_default=True, type=click.Path(),
               help="Folder the table, plot, summary and manifest are written to "
                    "(files replaced atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def skillmix(n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_train, threshold,
-             grader_error, failure, calibration, out, as_json):
+@click.pass_context
+def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_train, threshold,
+             grader_error, failure, calibration, from_run, out, as_json):
     """Skill-Mix(k) on simulated learners at several scales, and the novelty arithmetic.
 
     Each query draws k distinct skills and a topic; each scale's learner (from `sim run`)
@@ -60,20 +66,42 @@ def skillmix(n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_train, 
     """
     from sim.analyses.skillmix import Protocol, SkillMixConfig
 
+    learners = {}
+    if from_run is not None:
+        from click.core import ParameterSource
+
+        from sim.analyses.skillmix import run_competence
+        from theory.errors import ParameterError
+
+        options = {"n_skills": "--skills", "params": "--params", "k_train": "--k-train",
+                   "n_texts": "--texts", "seed": "--seed", "failure": "--failure",
+                   "calibration": "--calibration"}
+        clash = [o for n, o in options.items()
+                 if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+        if clash:
+            raise ParameterError("--from-run", f"takes the learners from the run; drop "
+                                 f"{', '.join(clash)}")
+        comp, thetas, mu1, params, rc = run_competence(from_run)
+        n_skills, seed = comp.shape[1], int(rc.get("seed", 0) or 0)
+        k_train = int(rc.get("k", k_train))
+        n_texts = rc.get("n_texts") or n_texts
+        learners = {"competence": comp, "thetas": thetas, "mu1": mu1}
     cfg = SkillMixConfig(
         n_skills=n_skills, n_topics=n_topics, ks=tuple(ks), params=tuple(params),
         n_queries=n_queries, seed=seed, n_texts=n_texts, k_train=k_train, threshold=threshold,
         failure=failure, calibration=calibration,
+        skill_dist=(rc.get("skill_dist") or "uniform") if from_run is not None else "uniform",
         protocol=Protocol(grader_error=grader_error),
     ).validated()
-    cfg.run_config()  # the learners' options, validated before any work
+    if from_run is None:
+        cfg.run_config()  # the learners' options, validated before any work
     from sim.io import ensure_writable_dir
 
     out_dir = ensure_writable_dir(out)
 
     from sim.analyses.skillmix import run_skillmix, write_skillmix_atomically
 
-    result = run_skillmix(cfg)
+    result = run_skillmix(cfg, **learners)
     files = write_skillmix_atomically(result, out_dir)
     if as_json:
         echo_json({

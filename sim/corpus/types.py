@@ -4,7 +4,7 @@ A `Corpus` holds the skill functions and named `Split` s of pieces. Every split 
 per piece with its skills padded by −1 to the split's widest piece, so a split with pieces of
 k' > k skills (``"wide"``) has the same shape rules as the training split.
 
-Splits (THEORY.md-style names used throughout the project):
+Splits (docs/theory.md-style names used throughout the project):
 
 - ``train``: the training pieces, drawn from the skill graph with the held-out combinations
   removed;
@@ -49,6 +49,11 @@ class Split:
         ``parity``), −1-padded.
     labels : int32[n, q], the training targets (answers with label noise applied; equal to
         `answers` when the corpus has no noise).
+    origin : int64[n], where the piece came from: its index in the skill graph (``train``,
+        ``test``), in the k'-graph of its size (``wide``), or its position in the held-out
+        stream (``heldout``). Optional (None when unknown).
+    tuple_id : int32[n], the row of `Corpus.heldout_tuples` a ``heldout`` piece was built
+        around (−1 in the other splits). Optional.
     """
 
     name: str
@@ -58,6 +63,8 @@ class Split:
     inputs: np.ndarray
     answers: np.ndarray
     labels: np.ndarray
+    origin: np.ndarray | None = None
+    tuple_id: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.piece.shape[0])
@@ -83,3 +90,22 @@ class Corpus:
     splits: dict
     heldout_tuples: np.ndarray
     extra: dict = field(default_factory=dict)
+
+    @property
+    def mu1(self) -> np.ndarray:
+        """The skill measure mu1 (float64[|S|], sums to 1) of the config's ``skill_dist``."""
+        from sim.engine.graph import zipf_measure
+        from sim.pipeline.config import parse_skill_dist
+
+        n = int(self.config.n_skills)
+        kind, a = parse_skill_dist(self.config.skill_dist)
+        return np.full(n, 1.0 / n) if kind == "uniform" else zipf_measure(n, a)
+
+    @property
+    def n_answers(self) -> int:
+        """How many values an answer can take (V for ``slots``, 2 for ``parity``)."""
+        return int(self.config.n_answers)
+
+    def eval_splits(self) -> list:
+        """The evaluation splits present, in `EVAL_SPLITS` order."""
+        return [self.splits[n] for n in EVAL_SPLITS if n in self.splits]
