@@ -535,7 +535,7 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
     valid = np.isfinite(be)
     row["bound_holds"] = bool(np.all(holds[valid])) if valid.any() else True
     thm = valid & np.isfinite(bf)
-    row["worst_tightness"] = float(np.max(tight[thm])) if thm.any() else float("nan")
+    row["worst_tightness_finite"] = float(np.max(tight[thm])) if thm.any() else float("nan")
     j = int(np.argmin(np.abs(alphas - HEADLINE_ALPHA)))
     row["adv_position"] = float(pos[j])
     curves = pl.DataFrame({
