@@ -114,8 +114,10 @@ def test_degree_stats_contents():
     assert st_["duplicate_rate_expected"] == pytest.approx(
         1 - no_repeat_probability(g.mu1, 3))
     tm = st_["timing"]
-    assert set(tm) == {"first_call_s", "degrees_s", "edges_per_s", "duplicates_s", "threads"}
+    assert set(tm) == {"first_call_s", "degrees_s", "edges_per_s", "duplicates_s", "threads",
+                       "workers", "shards", "shard_size"}
     assert tm["threads"] == numba.get_num_threads()
+    assert (tm["workers"], tm["shards"], tm["shard_size"]) == (None, 1, 20_000)  # one pass
     # distinct skills: no duplicate pass unless asked for
     g2 = skill_graph(40, 2000, 3, seed=4)
     s2 = degree_stats(g2)

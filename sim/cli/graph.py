@@ -1,4 +1,4 @@
-"""`sim graph`: draw a random skill–text graph and print its degree statistics (THEORY.md §1).
+"""`sim graph`: draw a random skill–text graph and print its degree statistics (docs/theory.md §1).
 
 A thin skin over `sim.engine.graph.skill_graph`, `sim.engine.graphstats.degree_stats` and
 `sim.engine.graph_io`: validate every option (before any work or file), stream the degrees, print
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from sim.cli.options import SIZE, echo_json
+from sim.cli.options import SIZE, cluster_options, echo_json
 
 __all__ = ["graph", "GRAPHML_MAX_EDGES"]
 
@@ -22,15 +22,59 @@ GRAPHML_MAX_EDGES = 1_000_000
 
 
 def _check_file(path: str, param: str) -> Path:
-    """A file we can create: its folder exists or can be made and is writable."""
-    from sim.io import ensure_writable_dir
+    """A file we can create: not a folder, and its nearest existing parent is a writable
+    folder. Nothing is created here (the atomic writers make missing folders when they
+    write), so a refused command leaves the disk as it was."""
     from theory.errors import ParameterError
 
     p = Path(path)
+    if not str(path).strip():
+        raise ParameterError(param, "expected a file name; got an empty value")
     if p.is_dir():
         raise ParameterError(param, f"expected a file name; {str(p)!r} is a folder")
-    ensure_writable_dir(p.parent if str(p.parent) else Path("."), param)
+    parent = Path(os.path.abspath(p)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ParameterError(param, f"cannot create {str(p)!r}: {str(parent)!r} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ParameterError(param, f"folder {str(parent)!r} is not writable")
     return p
+
+
+def _preflight(n_skills, n_texts, k, skill_dist, iid, out, graphml, yes) -> None:
+    """Refuse, before importing numba or writing anything, what cannot fit (`sim.limits`):
+    memory for the graph and its per-slab counts, disk for the exports, and more than an hour
+    of work without --yes."""
+    from sim import limits
+    from theory.errors import ParameterError, check_int_at_least
+
+    n_skills = check_int_at_least("skills", n_skills, 1)
+    n_texts = check_int_at_least("texts", n_texts, 1)
+    k = check_int_at_least("k", k, 1)
+    if n_skills >= 2**31:
+        raise ParameterError("skills", f"must be < 2^31; got {n_skills}")
+    n_edges = n_texts * k
+    if graphml is not None and n_edges > GRAPHML_MAX_EDGES:
+        raise ParameterError("--graphml", f"GraphML export is limited to "
+                             f"{GRAPHML_MAX_EDGES:,} edges; this graph has {n_edges:,} "
+                             f"(k x texts); use --out for a parquet edge list")
+    uniform = str(skill_dist).strip().lower() == "uniform"
+    limits.require_memory(limits.graph_memory_bytes(n_skills, uniform), "--skills",
+                          f"a graph of |S| = {n_skills:,} skills with its per-slab counts")
+    size = f"{n_edges:.3g} edges (--texts {n_texts:.3g} x --k {k})"
+    if out is not None:
+        limits.require_disk(limits.edge_parquet_bytes(n_edges), out, "--out",
+                            f"the edge list of {size}")
+    if graphml is not None:
+        limits.require_memory(n_edges * limits.GRAPHML_MEMORY_PER_EDGE, "--graphml",
+                              f"the GraphML export of {size}")
+        limits.require_disk(limits.graphml_bytes(n_skills, n_texts, n_edges), graphml,
+                            "--graphml", f"the GraphML export of {size} and "
+                            f"{n_skills + n_texts:,} nodes")
+    what = "the degree statistics" + (" and the edge list" if out is not None else "")
+    limits.check_work(limits.graph_edge_passes(n_texts, k, iid, export=out is not None), yes,
+                      "--texts", f"{what} of {size}")
 
 
 @click.command()
@@ -54,40 +98,53 @@ def _check_file(path: str, param: str) -> Path:
 @click.option("--graphml", type=click.Path(), default=None,
               help=f"Write the networkx export here as GraphML (at most "
                    f"{GRAPHML_MAX_EDGES:.0e} edges).")
+@cluster_options
+@click.option("--yes", is_flag=True,
+              help="Go on even when the work is estimated above an hour on this machine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def graph(n_skills, n_texts, k, skill_dist, iid, seed, top, out, graphml, as_json):
+def graph(n_skills, n_texts, k, skill_dist, iid, seed, top, out, graphml, workers, scheduler,
+          shard_size, yes, as_json):
     """Draw a random skill-text graph and print its degree statistics.
 
     Degrees (min/mean/max/std), the most frequent skills' empirical measure against mu1, the
     total variation distance between the two (with the level sampling noise alone gives),
     and with --iid the fraction of pieces that repeat a skill against its exact expectation;
-    then timings (edges/s).
+    then timings (edges/s). With --workers/--scheduler the degrees and the edge list are
+    computed shard by shard on a Dask cluster, with the same numbers and bytes. Work that
+    cannot fit in memory or on disk is refused before it starts, and so is work estimated
+    above an hour on this machine unless --yes (or --workers/--scheduler) is given.
     """
+    import sys
     import time
 
+    _preflight(n_skills, n_texts, k, skill_dist, iid, out, graphml,
+               yes or workers != 1 or scheduler is not None)
+
     from sim.engine.graph import skill_graph
-    from theory.errors import ParameterError
+    from theory.errors import check_int_at_least
 
     g = skill_graph(n_skills, n_texts, k, skill_dist=skill_dist, replace=iid, seed=seed)
-    if graphml is not None and g.n_edges > GRAPHML_MAX_EDGES:
-        raise ParameterError("--graphml", f"GraphML export is limited to "
-                             f"{GRAPHML_MAX_EDGES:,} edges; this graph has {g.n_edges:,} "
-                             f"(k x texts); use --out for a parquet edge list")
     out_path = _check_file(out, "--out") if out is not None else None
     graphml_path = _check_file(graphml, "--graphml") if graphml is not None else None
+    if shard_size is not None:
+        check_int_at_least("--shard-size", shard_size, 1)
 
+    from sim.distributed.client import dask_client
     from sim.engine.graphstats import degree_stats
 
-    stats = degree_stats(g, top=top)
-    files = {}
-    if out_path is not None:
-        from sim.engine.graph_io import write_edges_parquet
+    bar = (not as_json) and sys.stderr.isatty()
+    with dask_client(workers, scheduler) as client:
+        stats = degree_stats(g, top=top, client=client, shard_size=shard_size, progress=bar)
+        files = {}
+        if out_path is not None:
+            from sim.engine.graph_io import write_edges_parquet
 
-        t0 = time.perf_counter()
-        rows = write_edges_parquet(g, out_path)
-        files["out"] = {"path": str(out_path), "rows": rows,
-                        "seconds": time.perf_counter() - t0,
-                        "bytes": os.path.getsize(out_path)}
+            t0 = time.perf_counter()
+            rows = write_edges_parquet(g, out_path, client=client, shard_size=shard_size,
+                                       progress=bar)
+            files["out"] = {"path": str(out_path), "rows": rows,
+                            "seconds": time.perf_counter() - t0,
+                            "bytes": os.path.getsize(out_path)}
     if graphml_path is not None:
         from sim.engine.graph_io import write_graphml
 
@@ -129,8 +186,10 @@ def _print_human(st: dict) -> None:
                    f"{st['duplicate_rate_expected']:.4g})")
     tm = st["timing"]
     eps = tm["edges_per_s"]
-    click.echo(f"time: degrees {tm['degrees_s']:.3g} s ({eps:.3g} edges/s on {tm['threads']} "
-               f"threads); first call (numba compile or cache load) {tm['first_call_s']:.3g} s"
+    where = (f"{tm['threads']} threads" if tm.get("workers") is None else
+             f"{tm['workers']} one-thread Dask workers, {tm['shards']:,} shards")
+    click.echo(f"time: degrees {tm['degrees_s']:.3g} s ({eps:.3g} edges/s on {where}"
+               f"); first call (numba compile or cache load) {tm['first_call_s']:.3g} s"
                + (f"; repeats {tm['duplicates_s']:.3g} s" if tm["duplicates_s"] is not None
                   else ""))
     for name, f in st["files"].items():

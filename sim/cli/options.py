@@ -17,6 +17,7 @@ __all__ = [
     "LOG_GRID",
     "echo_json",
     "to_jsonable",
+    "cluster_options",
 ]
 
 
@@ -147,3 +148,22 @@ def to_jsonable(x):
 def echo_json(obj) -> None:
     """Print `obj` as one strict JSON object on stdout."""
     click.echo(json.dumps(to_jsonable(obj), allow_nan=False))
+
+
+def cluster_options(f):
+    """``--workers``, ``--scheduler`` and ``--shard-size``: where a single run's shards run.
+
+    The command receives ``workers`` (int), ``scheduler`` (str or None) and ``shard_size``
+    (int or None); `sim.distributed.client.dask_client` turns the first two into a client.
+    """
+    f = click.option("--shard-size", type=SIZE, default=None,
+                     help="Pieces per shard (default: about 8 shards per worker; in this "
+                          "process, the command's own chunking). The results do not depend "
+                          "on it.")(f)
+    f = click.option("--scheduler", metavar="ADDRESS", default=None,
+                     help="Run the shards on an existing Dask scheduler, e.g. "
+                          "tcp://127.0.0.1:8786 (start its workers with --nthreads 1).")(f)
+    f = click.option("--workers", type=int, default=1, show_default=True,
+                     help="1: in this process on all cores. N > 1: shards of pieces on a Dask "
+                          "LocalCluster of N single-threaded workers (same results).")(f)
+    return f

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_SHARD",
     "SHARDS_PER_SLOT",
     "DEFAULT_RETRIES",
+    "IN_FLIGHT_PER_SLOT",
     "ShardRanges",
     "shard_ranges",
     "default_shard_size",
@@ -141,8 +142,9 @@ def sum_over_shards(task: Callable[[int, int], Any], n_texts: int, *,
     task : callable ``(start, stop) -> result``
         Counts over the pieces [start, stop). With a client it must pickle: a module-level
         function, or `functools.partial` of one with plain-data arguments (never a numba
-        dispatcher or a closure). Results must support `+`, or be tuples/lists/dicts of
-        such (added elementwise, `add_results`).
+        dispatcher or a closure), whose module the scheduler and workers can import. It is
+        sent to the cluster once, not with every shard. Results must support `+`, or be
+        tuples/lists/dicts of such (added elementwise, `add_results`).
     n_texts : int
         |T|, the pieces to cover.
     shard_size : int, optional

@@ -6,6 +6,10 @@ whole graph first (about 2.5 GB and minutes at the 1e6-edge limit).
 
 Both writers are atomic (a temporary path beside the destination, renamed when complete), so
 an interrupted `sim graph --out/--graphml` leaves nothing half-written.
+
+The parquet writer can run on a Dask cluster (``client=``): each shard of pieces writes its
+own part files, whose boundaries are fixed by the chunk size alone (shards are whole runs of
+parts), so the file is the same bytes whatever the shard size or the number of workers.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 from sim.io import atomic_open, atomic_path
 
-__all__ = ["write_edges_parquet", "write_graphml", "EDGE_SCHEMA"]
+__all__ = ["write_edges_parquet", "write_parts_task", "write_graphml", "EDGE_SCHEMA"]
 
 #: the columns of the edge table: piece index and skill index (unsigned)
 EDGE_SCHEMA = {"text": "UInt64", "skill": "UInt32"}
@@ -30,26 +34,79 @@ def _edge_frame(text, skill):
                          "skill": pl.Series("skill", skill, dtype=pl.UInt32)})
 
 
-def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None = None) -> int:
+def _part_path(parts_dir: Path, i: int) -> Path:
+    return parts_dir / f"part-{i:06d}.parquet"
+
+
+def _write_part(frame, path: Path, rows: int) -> None:
+    with atomic_path(path) as tmp:  # a worker killed mid-write leaves no part behind
+        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False,
+                            row_group_size=rows)
+
+
+def write_parts_task(graph, parts_dir: str, chunk: int, start: int, stop: int) -> int:
+    """Write the part files of pieces [start, stop): part i holds pieces [i chunk, (i + 1) chunk).
+
+    `start` must be a multiple of `chunk` and `stop` one too or |T|. A shard task of
+    `write_edges_parquet`; returns the rows written.
+    """
+    import numpy as np
+
+    if start % chunk or (stop % chunk and stop != graph.n_texts):
+        raise ValueError(f"shard [{start}, {stop}) is not made of whole parts of {chunk} pieces")
+    rows = 0
+    for lo in range(start, stop, chunk):
+        hi = min(lo + chunk, stop)
+        sk = graph.skills(lo, hi)
+        text = np.repeat(np.arange(lo, hi, dtype=np.uint64), graph.k)
+        _write_part(_edge_frame(text, sk.ravel().astype(np.uint32)),
+                    _part_path(Path(parts_dir), lo // chunk), chunk * graph.k)
+        rows += sk.size
+    return rows
+
+
+def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None = None, *,
+                        client=None, shard_size: int | None = None,
+                        progress: bool = False) -> int:
     """Write the edge list of `graph` as parquet with columns ``text`` (UInt64), ``skill`` (UInt32).
 
     Rows are the pieces in order, each piece's k skill slots in slot order (an i.i.d. piece
     that repeats a skill has a repeated row). The graph is streamed: each chunk of
-    `chunk_size` pieces (default `sim.engine.graph.DEFAULT_CHUNK`) is written to its own part file
-    in
-    a temporary folder beside `path`, then polars' streaming engine concatenates the parts
-    into a temporary file that is renamed to `path`. Memory stays bounded by a few chunks
-    whatever |T|; the disk needs about twice the final file while writing. Same graph and
-    chunk size, same bytes (zstd level 3, no statistics).
+    `chunk_size` pieces (default `sim.engine.graph.DEFAULT_CHUNK`) is written to its own part
+    file in a temporary folder beside `path`, then polars' streaming engine concatenates the
+    parts into a temporary file that is renamed to `path`. Memory stays bounded by a few
+    chunks whatever |T|; the disk needs about twice the final file while writing. Same graph
+    and chunk size, same bytes (zstd level 3, no statistics), whatever `client` and
+    `shard_size`.
+
+    Parameters
+    ----------
+    graph : sim.engine.graph.SkillGraph
+    path : the parquet file to write.
+    chunk_size : pieces per part file (and per row group of the file).
+    client : distributed.Client, optional
+        Write the parts on this Dask cluster, a shard of whole parts per task
+        (`sim.distributed.shards.sum_over_shards`). The workers write into the temporary
+        folder beside `path`: it must be a folder they all see (any local cluster; a shared
+        file system for remote workers).
+    shard_size : int, optional
+        Pieces per shard, rounded up to whole parts; default
+        `sim.distributed.shards.default_shard_size`.
+    progress : bool
+        A progress bar over shards on stderr.
 
     Returns
     -------
     int
         The number of rows written (k |T|).
     """
+    import functools
+
     import polars as pl
 
+    from sim.distributed.shards import ShardRanges, sum_over_shards
     from sim.engine.graph import DEFAULT_CHUNK
+    from sim.engine.graphstats import shippable
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,13 +115,19 @@ def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None =
     parts_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
     try:
         with atomic_path(path) as tmp:
-            parts = []
-            for i, (text, skill) in enumerate(graph.iter_edges(chunk)):
-                part = parts_dir / f"part-{i:06d}.parquet"
-                _edge_frame(text, skill).write_parquet(part, compression="zstd",
-                                                       compression_level=3, statistics=False,
-                                                       row_group_size=rows)
-                parts.append(part)
+            task = functools.partial(write_parts_task, shippable(graph), str(parts_dir), chunk)
+            written = sum_over_shards(task, graph.n_texts, shard_size=shard_size,
+                                      client=client, progress=progress, label="edge parts",
+                                      align=chunk)
+            parts = [_part_path(parts_dir, i) for i in range(len(ShardRanges(graph.n_texts,
+                                                                             chunk)))]
+            missing = [p.name for p in parts if not p.exists()]
+            if missing or written != graph.n_edges:
+                raise RuntimeError(
+                    f"{len(missing)} of {len(parts)} edge part files are missing from "
+                    f"{str(parts_dir)!r} ({written:,} of {graph.n_edges:,} rows reported); "
+                    "the workers must write into a folder this process sees (a shared file "
+                    "system for remote workers)")
             if len(parts) == 1:
                 os.replace(parts[0], tmp)
             else:

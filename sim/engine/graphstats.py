@@ -1,8 +1,7 @@
-"""Degree statistics of a skill graph against its target measure (THEORY.md §1).
+"""Degree statistics of a skill graph against its target measure (docs/theory.md §1).
 
 What `sim graph` prints: the per-skill degrees (streamed by `sim.engine.kernels.count_failures`,
-never
-materialized), the empirical skill measure ``degree(s) / (k |T|)`` against the target mu1 and
+never materialized), the empirical skill measure ``degree(s) / (k |T|)`` against the target mu1 and
 their total variation distance, and, for i.i.d. skills (the paper's wording), the fraction of
 pieces that repeat a skill against its exact expectation ``1 - k! e_k(mu1)``.
 
@@ -10,10 +9,16 @@ With i.i.d. skills every slot is an independent draw from mu1, so the empirical 
 estimates mu1 itself. With distinct skills (successive sampling) the per-slot law is mu1
 flattened (frequent skills cannot be drawn twice), so for a non-uniform mu1 the total
 variation distance to mu1 contains that systematic difference as well as sampling noise.
+
+Both counts are integer sums over the pieces, so they can be split into shards of pieces and
+added up (`sim.distributed.shards.sum_over_shards`, on a Dask cluster with ``client=``): the
+statistics are the same numbers whatever the shard size or the number of workers.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import time
 
@@ -31,6 +36,9 @@ from sim.engine.kernels import (
 
 __all__ = [
     "degree_stats",
+    "degree_task",
+    "repeat_task",
+    "shippable",
     "count_repeated",
     "count_repeated_np",
     "no_repeat_probability",
@@ -117,10 +125,37 @@ def tv_noise(mu1, n_draws: int) -> float:
     return float(0.5 * np.sum(np.sqrt(2.0 * p * (1.0 - p) / (math.pi * n_draws))))
 
 
+# --------------------------------------------------------------------------- shard tasks
+
+
+def degree_task(graph, start: int, stop: int) -> np.ndarray:
+    """Per-skill degrees (int64[|S|]) of pieces [start, stop): a shard of `degree_stats`."""
+    return count_failures(graph, NoFailure(), start, stop).n_edges
+
+
+def repeat_task(graph, start: int, stop: int) -> int:
+    """Pieces of [start, stop) that repeat a skill: a shard of `degree_stats`."""
+    return count_repeated(graph, start, stop)
+
+
+def _warm(graph, duplicates: bool) -> None:
+    """Load (or compile) the kernels on a few pieces."""
+    count_failures(graph, NoFailure(), 0, min(graph.n_texts, 64))
+    if duplicates:
+        count_repeated(graph, 0, min(graph.n_texts, 64))
+
+
+def shippable(graph):
+    """`graph` without its text measure mu2 (|T| floats), for shard tasks that count pieces
+    and edges only (degrees, repeats, edge lists do not depend on mu2)."""
+    return graph if graph.mu2 is None else dataclasses.replace(graph, mu2=None)
+
+
 # --------------------------------------------------------------------------- the statistics
 
 
-def degree_stats(graph, top: int = 5, duplicates: bool | None = None) -> dict:
+def degree_stats(graph, top: int = 5, duplicates: bool | None = None, *, client=None,
+                 shard_size: int | None = None, progress: bool = False) -> dict:
     """Degree statistics of `graph` against its target measure mu1, with timings.
 
     Parameters
@@ -131,6 +166,14 @@ def degree_stats(graph, top: int = 5, duplicates: bool | None = None) -> dict:
     duplicates : bool, optional
         Count the pieces that repeat a skill (one more streamed pass). Default: only for
         i.i.d. skills (with distinct skills it is 0 by construction).
+    client : distributed.Client, optional
+        Count on this Dask cluster, shard by shard (`sim.distributed.shards.sum_over_shards`;
+        one numba thread per task). Default: in this process on numba's threads.
+    shard_size : int, optional
+        Pieces per shard. Default: all pieces in one call without a client, else
+        `sim.distributed.shards.default_shard_size`. The statistics do not depend on it.
+    progress : bool
+        A progress bar over shards on stderr.
 
     Returns
     -------
@@ -142,20 +185,36 @@ def degree_stats(graph, top: int = 5, duplicates: bool | None = None) -> dict:
         ``duplicate_rate`` (fraction of pieces with a repeated skill) and
         ``duplicate_rate_expected`` (``1 − k! e_k(mu1)``), None when not computed;
         ``timing`` (``first_call_s``: the kernels' compile or cache load, measured on a tiny
-        range; ``degrees_s``; ``edges_per_s``; ``duplicates_s``; ``threads``).
+        range, on every worker at once with a client; ``degrees_s``; ``edges_per_s``;
+        ``duplicates_s``; ``threads``: numba threads per process counting; ``workers``: the
+        cluster's task slots, None without a client; ``shards``, ``shard_size``).
     """
     import numba
 
+    from sim.distributed.client import in_worker, numba_cache_dir, task_slots
+    from sim.distributed.shards import default_shard_size, shard_ranges, sum_over_shards
+
     if duplicates is None:
         duplicates = graph.replace
+    small = shippable(graph)
+    if shard_size is None:
+        shard_size = (graph.n_texts if client is None
+                      else default_shard_size(graph.n_texts, task_slots(client)))
+    n_shards = len(shard_ranges(graph.n_texts, shard_size))
     t0 = time.perf_counter()
-    count_failures(graph, NoFailure(), 0, min(graph.n_texts, 64))  # compile / load the cache
-    if duplicates:
-        count_repeated(graph, 0, min(graph.n_texts, 64))
+    if client is None:
+        _warm(small, duplicates)  # compile / load the cache
+    else:
+        client.run(in_worker, _warm, numba_cache_dir(), small, duplicates)
     first_call = time.perf_counter() - t0
 
+    def over_shards(task, label):
+        return sum_over_shards(functools.partial(task, small), graph.n_texts,
+                               shard_size=shard_size, client=client, progress=progress,
+                               label=label)
+
     t0 = time.perf_counter()
-    deg = count_failures(graph, NoFailure()).n_edges
+    deg = over_shards(degree_task, "degrees")
     degrees_s = time.perf_counter() - t0
     n_edges = graph.n_edges
     emp = deg / n_edges
@@ -169,7 +228,7 @@ def degree_stats(graph, top: int = 5, duplicates: bool | None = None) -> dict:
     duplicates_s = None
     if duplicates:
         t0 = time.perf_counter()
-        n_repeated = count_repeated(graph)
+        n_repeated = int(over_shards(repeat_task, "repeated skills"))
         duplicates_s = time.perf_counter() - t0
         dup_rate = n_repeated / graph.n_texts
         dup_expected = 1.0 - no_repeat_probability(mu1, graph.k) if graph.replace else 0.0
@@ -195,6 +254,9 @@ def degree_stats(graph, top: int = 5, duplicates: bool | None = None) -> dict:
             "degrees_s": degrees_s,
             "edges_per_s": n_edges / degrees_s if degrees_s > 0 else None,
             "duplicates_s": duplicates_s,
-            "threads": numba.get_num_threads(),
+            "threads": numba.get_num_threads() if client is None else 1,
+            "workers": None if client is None else task_slots(client),
+            "shards": n_shards,
+            "shard_size": shard_size,
         },
     }

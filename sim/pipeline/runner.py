@@ -195,7 +195,7 @@ def pass_range(graph, rules, index, zlevel, n_alpha, start, stop):
 def _one_pass(graph, rules, index, zlevel, n_alpha, *, progress, workers, scheduler,
               shard_size):
     task = functools.partial(pass_range, graph, rules, index, zlevel, n_alpha)
-    if workers or scheduler:
+    if (workers or 1) > 1 or scheduler:
         from sim.distributed.client import dask_client
         from sim.distributed.shards import sum_over_shards
 
