@@ -41,7 +41,7 @@ _DEFAULT_PARAMS = "1e8:1e12:13"
               help="Path through (N, D) the grid walks and the doubling check multiplies.")
 @click.option("--calibration", type=float, default=None,
               help="delta -> theta constant (default: theory's, theta = 0.5 at N = 1e8).")
-@click.option("--tuples", "n_tuples", type=SIZE, default=20_000, show_default=True,
+@click.option("--tuples", "n_tuples", type=SIZE, default=5_000, show_default=True,
               help="Random k'-tuples sampled per k'.")
 @click.option("--pieces-per-tuple", type=SIZE, default=32, show_default=True,
               help="Test pieces judged per sampled tuple and reading.")

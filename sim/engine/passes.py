@@ -134,21 +134,21 @@ class TupleIndex:
     """Sampled k'-tuples looked up while the pass walks the pieces.
 
     ``rows`` int64[n_q, w] holds each tuple's distinct skills, sorted, −1-padded; ``size`` its
-    number of distinct skills. For |S| <= `DENSE_MAX_SKILLS`, tuples of distinct size 2 are
-    found through a dense |S|×|S| table ``pair_row`` (int32, −1 = no query) behind a bitset
-    ``pairbits`` of the queried pairs (125 kB for |S| = 1000: it stays in cache, and most of a
-    piece's pairs stop there); larger ones through an open-addressing hash table (``tab``:
-    slot → row, −1 empty) of a 64-bit mix of their skills, verified against ``rows``, and only
-    completed when their first pair is set in the bitset ``prefbits``. Above
-    `DENSE_MAX_SKILLS` every size goes through the hash table. A set queried twice is
+    number of distinct skills. For |S| <= `DENSE_MAX_SKILLS`, every ordered pair of skills has
+    two flag bits in ``flags`` (250 kB for |S| = 1000: it stays in cache, and most of a
+    piece's pairs stop there): bit 0 "this pair is queried" — its row is then in the symmetric
+    dense table ``pair_row`` (int32, −1 = none) — and bit 1 "this pair begins a queried larger
+    set". Larger sets are found through an open-addressing hash table (``tab``: slot → row, −1
+    empty) of a 64-bit mix of their sorted skills, verified against ``rows``, and only
+    completed from a flagged pair, so a piece's skills are sorted only when some pair of it is
+    flagged. Above `DENSE_MAX_SKILLS` every size goes through the hash table. A set queried twice is
     counted in its first row; ``canon`` maps every row to the row that holds its counts.
     """
 
     rows: np.ndarray
     size: np.ndarray
     pair_row: np.ndarray
-    pairbits: np.ndarray
-    prefbits: np.ndarray
+    flags: np.ndarray
     tab: np.ndarray
     sizes: np.ndarray
     canon: np.ndarray
@@ -158,8 +158,7 @@ class TupleIndex:
         return int(self.rows.shape[0])
 
     def args(self):
-        return (self.rows, self.size, self.pair_row, self.pairbits, self.prefbits, self.tab,
-                self.sizes)
+        return self.rows, self.size, self.pair_row, self.flags, self.tab, self.sizes
 
 
 @njit(inline="always", cache=True)
@@ -209,20 +208,22 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
         at += b.shape[0]
     dense = n_skills <= DENSE_MAX_SKILLS
     pair_row = np.full((n_skills, n_skills) if dense else (1, 1), -1, dtype=np.int32)
-    n_words = (n_skills * n_skills + 63) // 64 if dense else 1
-    pairbits = np.zeros(n_words, dtype=np.uint64)
-    prefbits = np.zeros(n_words, dtype=np.uint64)
+    flags = np.zeros((2 * n_skills * n_skills + 63) // 64 if dense else 1, dtype=np.uint64)
     look = (size >= 2) & (size <= k)
     hashed = np.flatnonzero(look & ((size > 2) | (not dense)))
     canon = np.arange(rows.shape[0], dtype=np.int64)
     if dense:
         for i in np.flatnonzero(look & (size == 2)):
-            if pair_row[rows[i, 0], rows[i, 1]] < 0:
-                pair_row[rows[i, 0], rows[i, 1]] = i
-            canon[i] = pair_row[rows[i, 0], rows[i, 1]]
-            _set_bit(pairbits, rows[i, 0] * n_skills + rows[i, 1])
+            a, b = rows[i, 0], rows[i, 1]
+            if pair_row[a, b] < 0:
+                pair_row[a, b] = pair_row[b, a] = i
+            canon[i] = pair_row[a, b]
+            for p in (a * n_skills + b, b * n_skills + a):
+                _set_bit(flags, 2 * p)
         for i in hashed:
-            _set_bit(prefbits, rows[i, 0] * n_skills + rows[i, 1])
+            a, b = rows[i, 0], rows[i, 1]
+            for p in (a * n_skills + b, b * n_skills + a):
+                _set_bit(flags, 2 * p + 1)
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -245,10 +246,10 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
             tab[j] = i
         canon[i] = tab[j]
     sizes = np.unique(size[hashed]).astype(np.int64)
-    return TupleIndex(rows, size, pair_row, pairbits, prefbits, tab, sizes, canon)
+    return TupleIndex(rows, size, pair_row, flags, tab, sizes, canon)
 
 
-def _set_bit(bits: np.ndarray, i) -> None:
+def _set_bit(bits: np.ndarray, i) -> None:  # bit i of a uint64 bitset
     i = int(i)
     bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
@@ -367,8 +368,9 @@ def levels_np(skills: np.ndarray, u: np.ndarray, rules: ScaleRules, n_skills: in
 
 
 @njit(inline="always", cache=True)
-def _bit(bits, i):
-    return (bits[i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
+def _flags(flags, p):
+    """The two flag bits of ordered pair number p."""
+    return (flags[p >> 5] >> np.uint64(2 * (p & 31))) & np.uint64(3)
 
 
 @njit(inline="always", cache=True)
@@ -391,21 +393,41 @@ def _lookup(d, idx, m, lvl, tl, tab, rows, size):
 
 
 @njit(inline="always", cache=True)
-def _count_tuples(d, nd, n, lvl, tl, pair_row, pairbits, prefbits, tab, sizes, rows, size, idx,
-                  has_pairs):
-    """Add level `lvl` to every indexed tuple that the piece's distinct skills d[:nd] hold."""
-    dense = pairbits.shape[0] > 1
-    if dense and has_pairs:
-        for a in range(nd):
-            row = d[a] * n
-            for b in range(a + 1, nd):
-                if _bit(pairbits, row + d[b]):
-                    tl[pair_row[d[a], d[b]], lvl] += 1
-    if sizes.shape[0] == 0:
-        return
+def _first(buf, j):
+    """Whether buf[j] does not occur in buf[:j] (its first occurrence)."""
+    for r in range(j):
+        if buf[r] == buf[j]:
+            return False
+    return True
+
+
+@njit(inline="always", cache=True)
+def _count_pairs(buf, k, n, lvl, tl, pair_row, flags, replace):
+    """Dense path: add `lvl` to every queried pair of the piece (unsorted skills; each
+    distinct pair once); return whether some pair begins a queried larger set."""
+    prefix = False
+    for a in range(k):
+        if replace and not _first(buf, a):
+            continue
+        row = buf[a] * n
+        for b in range(a + 1, k):
+            if buf[b] == buf[a] or (replace and not _first(buf, b)):
+                continue
+            f = _flags(flags, row + buf[b])
+            if f & np.uint64(1):
+                tl[pair_row[buf[a], buf[b]], lvl] += 1
+            if f & np.uint64(2):
+                prefix = True
+    return prefix
+
+
+@njit(inline="always", cache=True)
+def _count_sets(d, nd, n, lvl, tl, flags, tab, sizes, rows, size, idx, dense):
+    """Add `lvl` to every indexed set of 3+ skills (2+ without the dense tables) that the
+    piece's sorted distinct skills d[:nd] hold, completing only flagged first pairs."""
     for i0 in range(nd):
         for i1 in range(i0 + 1, nd):
-            if dense and not _bit(prefbits, d[i0] * n + d[i1]):
+            if dense and not (_flags(flags, d[i0] * n + d[i1]) & np.uint64(2)):
                 continue
             idx[0] = i0
             idx[1] = i1
@@ -430,15 +452,15 @@ def _count_tuples(d, nd, n, lvl, tl, pair_row, pairbits, prefbits, tab, sizes, r
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_row, pairbits, prefbits, tab, sizes,
-                 n_slabs):
+                 zlevel, n_alpha, rows, size, pair_row, flags, tab, sizes, n_slabs):
     sl_lv = np.zeros((n_slabs, n_scales + 1, n), dtype=np.int64)
     pc_lv = np.zeros((n_slabs, n_scales + 1), dtype=np.int64)
     zd = np.zeros((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
     n_q = rows.shape[0]
     tl = np.zeros((n_slabs, n_q, n_scales + 1), dtype=np.int64)
-    has_pairs = pairbits.shape[0] > 1 and pairbits.any()
-    look = has_pairs or sizes.shape[0] > 0
+    dense = flags.shape[0] > 1
+    has_sets = sizes.shape[0] > 0
+    look = (dense and flags.any()) or has_sets
     span = stop - start
     for sl in prange(n_slabs):
         lo = start + (span * sl) // n_slabs
@@ -476,11 +498,14 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                         zd[sl, x, a0] += 1
                         zd[sl, x, a1] -= 1
             if look:
-                for j in range(k):
-                    srt[j] = buf[j]
-                nd = _sorted_distinct(srt, d, k)
-                _count_tuples(d, nd, n, c, tl_row, pair_row, pairbits, prefbits, tab, sizes,
-                              rows, size, idx, has_pairs)
+                more = has_sets
+                if dense:
+                    more = _count_pairs(buf, k, n, c, tl_row, pair_row, flags, replace) and more
+                if more:
+                    for j in range(k):
+                        srt[j] = buf[j]
+                    nd = _sorted_distinct(srt, d, k)
+                    _count_sets(d, nd, n, c, tl_row, flags, tab, sizes, rows, size, idx, dense)
     zh = np.empty((n_alpha, k + 1), dtype=np.int64)
     zs = zd.sum(axis=0)
     for x in range(k + 1):

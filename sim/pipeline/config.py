@@ -92,7 +92,7 @@ class RunConfig:
     axis: str = "both"
     seed: int = 0
     kprimes: tuple[int, ...] = (1, 2, 4, 8)
-    n_tuples: int = 20_000
+    n_tuples: int = 5_000
     pieces_per_tuple: int = 32
     calibration: float | None = None
 
