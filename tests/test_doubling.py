@@ -24,6 +24,8 @@ def test_match_multiplier_edge_cases():
     assert match_multiplier(x, [0.5, 0.4, 0.3], [0.5, 0.1, 0.05])[0] == 1.0  # already there
     assert np.isnan(match_multiplier(x, [0.01, 0.01, 0.01], [0.5, 0.4, 0.3])[0])  # unreached
     assert np.isnan(match_multiplier(x, [0.0, 0.0, 0.0], [0.5, 0.4, 0.3])[0])
+    # a learner that fails everything at x_0 has no competence to match (not m = 1)
+    assert np.isnan(match_multiplier(x, [1.0, 0.5, 0.3], [1.0, 0.8, 0.4])[0])
     # a noisy rise in f_big does not make the inverse ambiguous (running minimum)
     m = match_multiplier(x, [0.2, 0.1, 0.1], [0.4, 0.45, 0.1])
     assert np.isfinite(m[0]) and m[0] > 10

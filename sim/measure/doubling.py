@@ -40,7 +40,8 @@ def match_multiplier(x: np.ndarray, f_small: np.ndarray, f_big: np.ndarray) -> n
 
     f_big is made non-increasing (running minimum: sampling noise must not make the inverse
     ambiguous) and interpolated with log f linear in log x. Returns 1 where f_big(x_i) <=
-    f_small(x_i); NaN where f_small(x_i) is 0 or is not reached on x >= x_i, or where f_big
+    f_small(x_i); NaN where f_small(x_i) is 0 or 1 (no competence to match) or is not reached
+    on x >= x_i, or where f_big
     jumps to 0 across the crossing (a statistic too coarse to locate it).
     """
     lx = np.log(np.asarray(x, dtype=np.float64))
@@ -51,8 +52,8 @@ def match_multiplier(x: np.ndarray, f_small: np.ndarray, f_big: np.ndarray) -> n
         lb = np.log(fb)
         ls = np.log(fs)
     for i in range(lx.shape[0]):
-        if not np.isfinite(ls[i]) or not np.isfinite(fb[i]):
-            continue
+        if not np.isfinite(ls[i]) or not np.isfinite(fb[i]) or fs[i] >= 1.0:
+            continue  # nothing to match: no failures, or every tuple fails (no competence)
         if fb[i] <= fs[i]:
             out[i] = 1.0
             continue
