@@ -68,7 +68,7 @@ same command again resumes (finished cells are skipped).
 @click.option("--skill-dist", type=STR_LIST, help="Skill measures: uniform,zipf:1.1.")
 @click.option("--iid", is_flag=True, default=False, help="i.i.d. skills per piece in every cell.")
 @click.option("--learner", type=STR_LIST, help="Learners: scaling,quanta.")
-@click.option("--failure", type=STR_LIST, help="Failure models: random,skill,adversarial.")
+@click.option("--failure", type=STR_LIST, help="Failure models: random,skill,adversarial,compositional.")
 @click.option("--fit", type=STR_LIST, help="Scaling-law fits, e.g. hoffmann2022,epoch2024.")
 @click.option("--params", type=LOG_GRID, help="The scale grid of every cell: lo:hi:n or a list.")
 @click.option("--tokens-per-param", type=FLOAT_LIST, help="D/N values, e.g. 20,40.")
@@ -90,12 +90,15 @@ same command again resumes (finished cells are skipped).
               help="Finish the sweep OUT/sweeps/SWEEP_ID as its sweep.toml describes.")
 @click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False),
               help="Output root; the sweep goes to OUT/sweeps/<id>/.")
+@click.option("--yes", is_flag=True,
+              help="Go on in this process even when the cells to run are estimated above an "
+                   "hour on this machine (not needed with --workers or --scheduler).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (id, folder, cells, timings); no progress bar.")
 @click.pass_context
 def sweep(ctx, grid_file, skills, k, texts, skill_dist, iid, learner, failure, fit, params,
           tokens_per_param, compute_optimal, axis, seeds, kprimes, n_tuples, calibration,
-          workers, scheduler, name, resume_id, out, as_json):
+          workers, scheduler, name, resume_id, out, yes, as_json):
     """Sweep sim run over a grid of parameters, on one machine or a Dask cluster.
 
     Every combination of the listed values (and seed) is one cell, run through the same
@@ -146,10 +149,16 @@ def sweep(ctx, grid_file, skills, k, texts, skill_dist, iid, learner, failure, f
         spec.update(cli_spec)
         grid = expand_grid(spec, names)
 
+    folder = Path(out) / "sweeps" / (name or grid.default_id())
+    _preflight(grid, folder, workers, scheduler, yes)
+    created = [p for p in (folder, folder.parent, Path(out)) if not p.exists()]
     progress = (not as_json) and sys.stderr.isatty()
     try:
         res = run_sweep(grid, out, name=name, workers=workers, scheduler=scheduler,
                         progress=progress)
+    except KeyboardInterrupt:
+        _forget_unstarted(folder, created)
+        raise
     except SweepError as e:
         click.echo(f"sim: error: {e}", err=True)
         ctx.exit(1)
@@ -168,3 +177,56 @@ def sweep(ctx, grid_file, skills, k, texts, skill_dist, iid, learner, failure, f
                f"{', '.join(res.grid.columns)}")
     click.echo("  summary.md, competence.png, doubling.png, tightness.png, doubling.parquet, "
                "sweep.toml, manifest.json")
+
+
+def _todo(grid, folder):
+    """The cells of `grid` not yet stored in `folder` (`sim.sweep.core`'s cells/<hash>.parquet)."""
+    return [c for c in grid.cells if not (folder / "cells" / f"{c.hash}.parquet").exists()]
+
+
+def _preflight(grid, folder, workers, scheduler, yes) -> None:
+    """Refuse a sweep whose largest cell cannot fit in memory (on each of the workers running
+    at once), or whose unfinished cells would take more than an hour in this process without
+    --yes (`sim.limits`); --workers and --scheduler spread the cells, so they skip the time
+    check."""
+    from sim import limits
+
+    todo = _todo(grid, folder)
+    if not todo:
+        return
+    parallel = scheduler is None and isinstance(workers, int) and workers > 1
+    threads = 1 if parallel else None
+
+    def memory(c):
+        cfg = c.config
+        return limits.run_memory_bytes(cfg.n_skills, len(cfg.params), cfg.n_tuples,
+                                       cfg.kprimes, uniform=cfg.skill_dist == "uniform",
+                                       threads=threads)
+
+    biggest = max(todo, key=memory)
+    at_once = workers if parallel else 1
+    limits.require_memory(memory(biggest) * at_once, "--skills",
+                          f"the largest cell (|S| = {biggest.config.n_skills:,}, "
+                          f"{biggest.config.n_tuples:,} tuples per k')"
+                          + (f" on {at_once} workers at once" if at_once > 1 else ""))
+    passes = sum(limits.run_edge_passes(c.config.n_texts, c.config.k, len(c.config.params))
+                 for c in todo)
+    limits.check_work(passes, yes or parallel or scheduler is not None, "grid",
+                      f"the {len(todo)} unfinished cell(s) of this sweep ({passes:.3g} edge "
+                      "passes in this process)",
+                      "pass --yes, or spread the cells with --workers N or --scheduler")
+
+
+def _forget_unstarted(folder, created) -> None:
+    """After an interruption, remove the sweep folder (and the parents made for it) when
+    this invocation created it and no cell finished: nothing is left to resume. A folder
+    with finished cells stays, so that the same command resumes it."""
+    import shutil
+
+    if folder in created and not any((folder / "cells").glob("*.parquet")):
+        shutil.rmtree(folder, ignore_errors=True)
+        for p in created[1:]:
+            try:
+                p.rmdir()  # only when empty
+            except OSError:
+                break
