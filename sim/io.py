@@ -12,10 +12,10 @@ import datetime as _dt
 import json
 import os
 import platform
+import secrets
 import shutil
 import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +29,10 @@ __all__ = [
     "atomic_write_text",
     "write_parquet",
     "atomic_dir",
+    "temp_path",
+    "make_temp_dir",
     "ensure_writable_dir",
+    "check_writable_dir",
     "package_versions",
     "git_state",
     "manifest_base",
@@ -64,6 +67,29 @@ def ensure_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
     return p
 
 
+def check_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
+    """Check, without creating anything, that `path` is or can become a writable folder: it
+    is a folder, or its nearest existing parent is a writable folder. For commands that
+    validate --out before their work and create it only when they write."""
+    p = Path(os.path.abspath(os.fspath(path)))
+    if p.exists():
+        if not p.is_dir():
+            raise ParameterError(param, f"{str(path)!r} is not a folder")
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ParameterError(param, f"folder {str(path)!r} is not writable")
+        return Path(path)
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ParameterError(param, f"cannot create folder {str(path)!r}: {str(parent)!r} is "
+                             "not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ParameterError(param, f"cannot create folder {str(path)!r}: {str(parent)!r} is "
+                             "not writable")
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` when the block succeeds.
@@ -72,15 +98,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     KeyboardInterrupt, the temporary file is removed and `path` is left as it was.
     """
     path = Path(path)
+    if not path.name or path.is_dir():
+        raise ParameterError("--out", f"expected a file name; {str(path)!r} is a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        while True:  # the name is known before the file exists: an interrupt at any point
+            tmp = temp_path(path.parent, path.name, ".tmp")  # still finds it to remove
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                tmp = None
         yield Path(tmp)
+        if os.path.isfile(tmp):  # mkstemp makes the file private (0600): the usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -135,8 +174,9 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         raise ParameterError("--out", f"{str(final)!r} already exists")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    made: list[Path] = []
     try:
+        tmp = make_temp_dir(final.parent, final.name, ".partial", made)
         yield tmp
         # mkdtemp makes the folder private (0700); a finished folder gets the usual mode
         umask = os.umask(0)
@@ -144,8 +184,31 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o777 & ~umask)
         os.replace(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)
         raise
+
+
+def temp_path(folder: str | os.PathLike, name: str, suffix: str) -> Path:
+    """A fresh hidden name ``folder/.name.<random>suffix`` for a temporary (not created)."""
+    return Path(folder) / f".{name}.{secrets.token_hex(6)}{suffix}"
+
+
+def make_temp_dir(folder: str | os.PathLike, name: str, suffix: str, made: list) -> Path:
+    """Create a private temporary folder ``folder/.name.<random>suffix`` and return it.
+
+    Its name is appended to `made` *before* the folder is created, so the caller can remove
+    everything in `made` after an interrupt at any point, even one between the creation and
+    this function's return.
+    """
+    while True:
+        tmp = temp_path(folder, name, suffix)
+        made.append(tmp)
+        try:
+            os.mkdir(tmp, 0o700)
+            return tmp
+        except FileExistsError:  # someone else's: not ours to remove
+            made.pop()
 
 
 def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:

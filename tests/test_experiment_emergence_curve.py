@@ -1,4 +1,4 @@
-"""experiments/emergence_curve.py: the emergence-curve figure (THEORY.md §4)."""
+"""experiments/emergence_curve.py: the emergence-curve figure (docs/theory.md §4)."""
 
 import struct
 

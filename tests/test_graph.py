@@ -1,4 +1,4 @@
-"""sim.engine.graph: the lazy skill graph (THEORY.md §1): structure, laws, export, bad input.
+"""sim.engine.graph: the lazy skill graph (docs/theory.md §1): structure, laws, export, bad input.
 
 Statistical tests use fixed seeds. Chi-square tests reject at p < 1e-3 (the chance that the
 fixed seed fails a correct sampler is 1e-3 per test); z-tests use 5 standard errors of the

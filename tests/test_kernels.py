@@ -27,6 +27,8 @@ from sim.engine.kernels import (
     _fallback_distinct_np,
     count_failures,
     count_failures_np,
+    count_memory_bytes,
+    count_slabs,
     fill_skills,
     fill_skills_np,
     mark_cooccurring,
@@ -35,17 +37,7 @@ from sim.engine.kernels import (
     z_histogram,
     z_histogram_np,
 )
-from sim.engine.rng import draw_u64_np, stream_key, text_base_np, u64_to_unit_np
-
-MAX_THREADS = numba.config.NUMBA_NUM_THREADS
-
-
-@pytest.fixture
-def restore_threads():
-    n = numba.get_num_threads()
-    yield
-    numba.set_num_threads(n)
-
+from sim.engine.rng import GOLDEN, draw_u64_np, mix64_np, stream_key, text_base_np, u64_to_unit_np
 
 # --------------------------------------------------------------------------- strategies
 
@@ -197,6 +189,15 @@ def test_fallback_distinct_is_the_restricted_inverse_cdf(w, data):
 # --------------------------------------------------------------------------- the fallback path
 
 
+def _lemire(u: int, n: int) -> tuple[int, int]:
+    """Lemire's multiply-shift with rejection in Python integers: (value, word used)."""
+    while True:
+        x = (u >> 32) * n
+        if x % 2**32 >= 2**32 % n:
+            return x >> 32, u
+        u = int(mix64_np(np.uint64((u + int(GOLDEN)) % 2**64)))
+
+
 def _reference_distinct(g, t):
     """Successive sampling by rejection, re-implemented here from sim.engine.rng's numpy functions;
     returns the piece's skills and how many slots needed the MAX_REJECT fallback."""
@@ -209,11 +210,11 @@ def _reference_distinct(g, t):
             u = draw_u64_np(base, j)
             j += 1
             if s.uniform:
-                c = int(((int(u) >> 32) * s.n_skills) >> 32)
+                c = _lemire(int(u), s.n_skills)[0]
             else:
-                v = int(s.table[((int(u) >> 32) * len(s.table)) >> 32])
-                col = ((int(u) >> 32) * len(s.table)) >> 32
-                c = col if (int(u) & 0xFFFFFFFF) < (v >> 32) else v & 0xFFFFFFFF
+                col, w = _lemire(int(u), len(s.table))
+                v = int(s.table[col])
+                c = col if (w & 0xFFFFFFFF) < (v >> 32) else v & 0xFFFFFFFF
             if s.replace or c not in row:
                 break
             rejects += 1
@@ -299,31 +300,105 @@ def test_counts_add_up_over_splits(g, data):
     assert np.array_equal(h, z_histogram(g, g.mu1 > np.median(g.mu1))[0])
 
 
-@pytest.mark.skipif(MAX_THREADS < 2, reason="numba has a single thread here")
-@pytest.mark.parametrize("dist, replace, weighted", [
-    ("uniform", False, False), ("uniform", True, False), ("zipf:1.1", False, True),
-    ("zipf:3", False, False), ("zipf:1.1", True, True)])
-def test_thread_count_changes_nothing(restore_threads, dist, replace, weighted):
+_THREADS_SCRIPT = r"""
+import pickle, sys
+import numba
+import numpy as np
+from sim.engine.graph import skill_graph
+from sim.engine.kernels import (NoFailure, RandomFailure, SkillFailure, ThresholdFailure,
+                                _n_slabs, count_failures, fill_skills, mark_cooccurring,
+                                z_histogram)
+from sim.engine.rng import stream_key
+
+def results(dist, replace, weighted):
     n, t = 40, 30_011  # odd size: the slabs of 1 and 2 threads (4 and 8 slabs) all differ
     tw = np.random.default_rng(0).random(t) if weighted else None
     g = skill_graph(n, t, 5, skill_dist=dist, text_weights=tw, replace=replace, seed=17)
     key = stream_key(17, "failure")
-    rs = [NoFailure(), RandomFailure(0.2, key),
-          SkillFailure(np.linspace(0, 0.5, n), key),
-          ThresholdFailure(np.arange(n) < 13, 2, 0.4, key)]
-    z = np.arange(n) % 3 == 0
-    tuples = g.skills(0, 50)[:, :2]
-    results = {}
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        results[threads] = ([count_failures(g, r) for r in rs], z_histogram(g, z),
-                            fill_skills(g, 0, t), mark_cooccurring(g, tuples))
-    (c1, h1, s1, m1), (c2, h2, s2, m2) = results[1], results[2]
-    for a, b in zip(c1, c2, strict=True):
-        assert_counts_equal(a, b)
-    assert np.array_equal(h1[0], h2[0]) and np.array_equal(h1[1], h2[1])
-    assert np.array_equal(s1, s2)
-    assert m1.all() and m2.all()
+    rules = [NoFailure(), RandomFailure(0.2, key), SkillFailure(np.linspace(0, 0.5, n), key),
+             ThresholdFailure(np.arange(n) < 13, 2, 0.4, key)]
+    out = {}
+    for i, r in enumerate(rules):
+        c = count_failures(g, r)
+        for name in ("n_edges", "n_failed", "w_edges", "w_failed"):
+            out[f"rule{i}.{name}"] = getattr(c, name).tobytes()
+        out[f"rule{i}.scalars"] = repr((c.n_texts_failed, c.theta))
+    h, hw = z_histogram(g, np.arange(n) % 3 == 0)
+    out["zhist"] = h.tobytes() + hw.tobytes()
+    out["skills"] = fill_skills(g, 0, t).tobytes()
+    # pairs and triples from real pieces and random ones (some never co-occur)
+    real = g.skills(0, 60).astype(np.int64)
+    rnd = np.random.default_rng(1).integers(0, n, size=(60, 3))
+    out["pairs"] = mark_cooccurring(g, np.r_[real[:, :2], rnd[:, :2]]).tobytes()
+    out["triples"] = mark_cooccurring(g, np.r_[real[:, :3], rnd]).tobytes()
+    return out
+
+cases = [("uniform", False, False), ("uniform", True, False), ("zipf:1.1", False, True),
+         ("zipf:3", False, False), ("zipf:1.1", True, True)]
+res = {}
+for threads in (1, 2):
+    numba.set_num_threads(threads)
+    assert numba.get_num_threads() == threads
+    res[threads] = {"slabs": _n_slabs(30_011),
+                    "cases": [results(*c) for c in cases]}
+pickle.dump(res, sys.stdout.buffer)
+"""
+
+
+def test_thread_count_changes_nothing(tmp_path):
+    # numba's thread count is fixed when it starts, so the comparison runs in a fresh process
+    # given 2 threads (NUMBA_NUM_THREADS=2 works on any machine, even a single-CPU one):
+    # every kernel runs under numba.set_num_threads(1) and (2), i.e. over 4 and over 8 slabs,
+    # and the results must be the same bytes
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    proc = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True,
+                          env=env, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    res = pickle.loads(proc.stdout)
+    assert (res[1]["slabs"], res[2]["slabs"]) == (4, 8)  # the partitions really differ
+    for one, two in zip(res[1]["cases"], res[2]["cases"], strict=True):
+        assert one.keys() == two.keys()
+        for name in one:
+            assert one[name] == two[name], name
+    # the comparison is not vacuous: the cases differ from one another
+    assert len({c["skills"] for c in res[1]["cases"]}) == len(res[1]["cases"])
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_count_memory_bytes_is_the_per_slab_tables():
+    # 2 int64 arrays (edges, failures) of |S| per slab, 4 slabs per thread, plus the reduction:
+    # the issue's example, |S| = 1e7 on 16 threads, is (64 + 1) * 1e7 * 8 * 2 = 10.4 GB
+    assert count_memory_bytes(10**7, 64, 2) == 65 * 10**7 * 16
+    assert count_memory_bytes(10**7, 64, 4) == 2 * count_memory_bytes(10**7, 64, 2)
+
+
+def test_count_memory_falls_back_to_one_slab_per_thread_then_refuses(monkeypatch):
+    import sim.limits
+    from theory.errors import ParameterError
+
+    n, t = 1000, 5000
+    g = skill_graph(n, t, 3, seed=0)
+    rule = RandomFailure(0.3, stream_key(0, "f"))
+    full = count_failures(g, rule)
+    threads = numba.get_num_threads()
+    four = count_memory_bytes(n, min(t, 4 * threads), 2)
+    one = count_memory_bytes(n, threads, 2)
+    # the 4-per-thread tables do not fit but one per thread does: same counts (integer sums)
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: int((four - 1) / 0.8))
+    assert count_slabs(t, n, 2) == threads
+    assert_counts_equal(count_failures(g, rule), full)
+    # nothing fits: one line naming |S|, the threads, what is needed and what is available
+    monkeypatch.setattr(sim.limits, "available_memory", lambda: int((one - 1) / 0.8))
+    with pytest.raises(ParameterError, match=r"^skills: per-slab counts need .* for "
+                       r"\|S\| = 1,000 on \d+ thread\(s\); available .*NUMBA_NUM_THREADS"):
+        count_failures(g, rule)
 
 
 # --------------------------------------------------------------------------- rules: edge cases

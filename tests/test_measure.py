@@ -1,5 +1,5 @@
 """Unit tests of sim.measure.skills: quantiles, the empirical emergence curve, competence metrics,
-k'-tuples, the measured doubling multiplier and the power-law fit (THEORY.md §3–5)."""
+k'-tuples, the measured doubling multiplier and the power-law fit (docs/theory.md §3–5)."""
 
 import numpy as np
 import pytest

@@ -153,24 +153,117 @@ def test_u64_to_unit_twin_and_range(xs):
     assert a[-2] == 0.0 and a[-1] == 1 - 2.0**-53
 
 
+def _lemire_ref(u: int, n: int) -> tuple[int, int]:
+    """Lemire's multiply-shift with rejection, written with Python integers: accept the top
+    32 bits r of u when (r * n) mod 2^32 >= 2^32 mod n, else retry with mix64(u + GOLDEN)."""
+    while True:
+        x = (u >> 32) * n
+        if x % 2**32 >= 2**32 % n:
+            return x >> 32, u
+        u = int(mix64_np(np.uint64((u + int(GOLDEN)) % 2**64)))
+
+
+def _rejected_words(n: int, how_many: int = 8) -> list[int]:
+    """64-bit words whose top 32 bits r the rejection step refuses for n (none when n divides
+    2^32). r = 0 always is (0 < 2^32 mod n), with any low bits; and r = ceil(m 2^32 / n) makes
+    (r n) mod 2^32 = r n - m 2^32 in [0, n), rejected when below 2^32 mod n (searched over
+    the first few thousand m)."""
+    t = 2**32 % n
+    if t == 0:
+        return []
+    out = [(0x9E3779B9 * (i + 1)) % 2**32 for i in range(how_many // 2)]  # r = 0
+    for m in range(1, min(n, 4096)):
+        r = -(-m * 2**32 // n)
+        if r < 2**32 and (r * n) % 2**32 < t:
+            out.append(r << 32 | (0x85EBCA6B * m) % 2**32)
+            if len(out) == how_many:
+                break
+    return out
+
+
 @given(U64_LISTS, st.integers(1, 2**31 - 1))
 def test_draw_index_twin_and_range(xs, n):
     u = _u64(xs + [0, 2**64 - 1])
     a = _index_many(u, n)
     assert np.array_equal(a, draw_index_np(u, n))
     assert np.all((a >= 0) & (a < n))
-    assert a[-2] == 0 and a[-1] == n - 1
-    # Lemire's multiply-shift on the top 32 bits, written with Python integers
-    assert a.tolist() == [((x >> 32) * n) >> 32 for x in xs + [0, 2**64 - 1]]
+    assert a[-1] == n - 1  # the largest input is never rejected for n < 2^31
+    ref = [_lemire_ref(x, n)[0] for x in xs + [0, 2**64 - 1]]
+    assert a.tolist() == ref
+    # where nothing is rejected, the bits are the plain multiply-shift's (today's draws)
+    for x, got in zip(xs, a.tolist(), strict=False):
+        if ((x >> 32) * n) % 2**32 >= 2**32 % n:
+            assert got == ((x >> 32) * n) >> 32
+
+
+@given(U64_LISTS, st.integers(2**30, 2**32 - 1))
+def test_draw_index_twin_where_rejections_are_frequent(xs, n):
+    # n in [2^30, 2^32): up to half the inputs are rejected (n = 2^31 + 1: 2^32 mod n =
+    # 2^31 - 1), some of them several times in a row; crafted rejected words are added
+    xs = xs + _rejected_words(n)
+    u = _u64(xs)
+    a = _index_many(u, n)
+    assert np.array_equal(a, draw_index_np(u, n))
+    assert a.tolist() == [_lemire_ref(x, n)[0] for x in xs]
+    assert np.all((a >= 0) & (a < n))
+
+
+def test_draw_index_near_the_largest_skill_count():
+    # |S| up to 2^31 - 1 (skill_graph's limit); 3 * 2^29 and 2^30 + 1 reject a quarter of the
+    # inputs, 2^31 - 1 almost none (2^32 mod n = 2)
+    u = u64_np(stream_key(2, "big-n"), np.arange(20_000))
+    for n in (3 * 2**29, 2**30 + 1, 2**31 - 1):
+        a = _index_many(u, n)
+        assert np.array_equal(a, draw_index_np(u, n))
+        assert a.tolist() == [_lemire_ref(int(x), n)[0] for x in u.tolist()]
+        rejected = ((u >> np.uint64(32)) * np.uint64(n)) % np.uint64(2**32) < np.uint64(
+            2**32 % n)
+        # the rejected inputs moved (almost surely); the others kept today's bits
+        plain = (((u >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32)).astype(np.int64)
+        assert np.array_equal(a[~rejected], plain[~rejected])
+        if n != 2**31 - 1:
+            assert 0.2 < rejected.mean() < 0.3  # 2^32 mod n / 2^32 = 0.25 (n = 3 * 2^29)
+
+
+def test_draw_index_is_exactly_uniform_at_large_n():
+    # n = 3 * 2^29: 2^32 / n = 8/3, so the plain multiply-shift gives each value 2 or 3 of the
+    # 2^32 inputs r: v = floor(3 r / 8), and v = 2 mod 3 gets 2 (r = 6, 7 of each block of 8)
+    # while v = 0, 1 mod 3 get 3. Under the old code P(v mod 3 = 2) = 1/4 instead of 1/3,
+    # which this chi-square on the three residue classes detects with m = 60000 draws
+    # (statistic ~ 0.031 m = 1900 against a 1e-3 critical value of 13.8 for 2 df).
+    # With the rejection step every value keeps exactly 2 inputs: the law is uniform and the
+    # residue classes are equally likely (n is a multiple of 3). Fixed seed; false alarm 1e-3.
+    from scipy.stats import chisquare
+
+    n, m = 3 * 2**29, 60_000
+    u = u64_np(stream_key(9, "uniformity"), np.arange(m))
+    a = _index_many(u, n)
+    assert np.array_equal(a, draw_index_np(u, n))
+    counts = np.bincount(a % 3, minlength=3)
+    assert chisquare(counts).pvalue > 1e-3
+    # the plain multiply-shift on the same words fails the same test
+    plain = (((u >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32)).astype(np.int64)
+    assert chisquare(np.bincount(plain % 3, minlength=3)).pvalue < 1e-10
+    # and halves [0, n/2) vs [n/2, n): binomial(m, 1/2), 5 standard errors
+    assert abs((a < n // 2).sum() - m / 2) < 5 * np.sqrt(m / 4)
+
+
+def _alias_ref(u: int, table: np.ndarray) -> int:
+    i, w = _lemire_ref(u, len(table))
+    v = int(table[i])
+    return i if (w & 0xFFFFFFFF) < (v >> 32) else v & 0xFFFFFFFF
 
 
 @given(st.lists(st.floats(0, 10), min_size=1, max_size=12).filter(lambda w: sum(w) > 0),
        U64_LISTS)
 def test_alias_draw_twin(weights, xs):
     table = alias_table(weights)
+    # words whose column is rejected: the coin must come from the redrawn word
+    xs = xs + _rejected_words(len(table))
     u = _u64(xs)
     a = _alias_many(u, table)
     assert np.array_equal(a, alias_draw_np(u, table))
+    assert a.tolist() == [_alias_ref(x, table) for x in xs]
     assert np.all(np.asarray(weights)[a] > 0)  # a zero-weight value is never drawn
 
 
@@ -186,7 +279,7 @@ def test_uniform_np_and_u64_np_are_the_kernel_draws():
 
 
 def _implied_law(table: np.ndarray) -> np.ndarray:
-    """The exact law of `alias_draw` given its table, ignoring Lemire's column bias."""
+    """The exact law of `alias_draw` given its table (the column is exactly uniform)."""
     n = len(table)
     thr = (table >> np.uint64(32)).astype(np.float64) / 2.0**32
     alias = (table & np.uint64(0xFFFFFFFF)).astype(np.int64)

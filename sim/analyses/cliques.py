@@ -1,4 +1,5 @@
-"""A genuine threshold for contrast: cliques in the random graph G(n, p) (THEORY.md §7, "Should we
+"""A genuine threshold for contrast: cliques in the random graph G(n, p) (docs/theory.md §7, "Should
+we
 care?").
 
 ``P(G(n, p) contains K_r)`` is the probability of a property of the object itself, a smooth

@@ -1,4 +1,4 @@
-"""The emergence-curve figure of Arora & Goyal (THEORY.md §4), shared by `sim theory plot`
+"""The emergence-curve figure of Arora & Goyal (docs/theory.md §4), shared by `sim theory plot`
 and `experiments/emergence_curve.py`.
 
 The figure has two panels. Left: at a fixed error rate ``theta``, one curve per ``k``

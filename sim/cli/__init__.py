@@ -4,13 +4,22 @@ Subcommands live one per module in `sim.cli` and are imported only when invoked,
 ``sim --help`` starts without importing numba, scipy, matplotlib or dask. Bad input anywhere
 (a `ParameterError` from the library, or a click usage error) becomes one line on stderr and
 exit code 2, with no traceback.
+
+Interruption: SIGINT (Ctrl-C) and SIGTERM both raise `KeyboardInterrupt` in the command, so
+every ``finally`` and context manager runs and the atomic writers of `sim.io` remove their
+temporaries; the command prints one line and exits with code 130. A second SIGINT or SIGTERM
+exits at once (code 130, no cleanup), even while a numba kernel runs: a watchdog thread
+reads the signal numbers from `signal.set_wakeup_fd` and needs no help from the main thread.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
+import warnings
 
 import click
 
@@ -67,29 +76,160 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+#: exit code of an interrupted command (128 + SIGINT, as shells report a Ctrl-C)
+INTERRUPTED = 130
+_INTERRUPT_MESSAGE = "sim: interrupted (cleaning up; interrupt again to quit at once)"
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM handling for one invocation of `main` (see the module docstring).
+
+    The Python handler raises `KeyboardInterrupt` on the first signal and exits on the
+    second; the watchdog thread counts the same signals through the wakeup fd, announces the
+    first at once (one line) and exits on the second even while the main thread is busy in
+    native code.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.announced = False
+        self.received = 0  # seen by the Python handler
+        self.watched = 0  # seen by the watchdog
+        self.saved: dict[int, object] = {}
+        self.saved_fd = -1
+        self.pipe: tuple[int, int] | None = None
+        self.thread: threading.Thread | None = None
+
+    def announce(self) -> None:
+        """Print the one line, once."""
+        with self.lock:
+            if self.announced:
+                return
+            self.announced = True
+        try:
+            sys.stderr.write(_INTERRUPT_MESSAGE + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # stderr closed
+            pass
+
+    def _handler(self, signum, frame):
+        self.received += 1
+        if self.received >= 2 or self.watched >= 2:
+            os._exit(INTERRUPTED)
+        raise KeyboardInterrupt
+
+    def _watch(self, fd: int) -> None:
+        while True:
+            try:
+                data = os.read(fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    self.watched += 1
+                    if self.watched >= 2 or self.received >= 2:
+                        os._exit(INTERRUPTED)
+                    self.announce()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.saved[sig] = signal.signal(sig, self._handler)
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        self.pipe = (r, w)
+        self.saved_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        self.thread = threading.Thread(target=self._watch, args=(r,), daemon=True,
+                                       name="sim-interrupts")
+        self.thread.start()
+
+    def uninstall(self) -> None:
+        if self.pipe is None:
+            return
+        signal.set_wakeup_fd(self.saved_fd)
+        if not (self.received or self.watched):
+            # after a signal the process is on its way out: keep exiting at once on another
+            for sig, handler in self.saved.items():
+                signal.signal(sig, handler)
+        r, w = self.pipe
+        self.pipe = None
+        os.close(w)  # the watchdog's read returns b"" and it ends
+        if self.thread is not None:
+            self.thread.join(timeout=1.0)
+        os.close(r)
+
+
+def _flush_and_exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _invoke(argv: list[str] | None):
+    """Run the command line; return what `click.Context.exit` asked for (or the command's
+    return value). Unlike `click.Command.main`, a KeyboardInterrupt is not turned into an
+    `Abort` with a blank line on stderr."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if os.environ.get("_SIM_COMPLETE"):  # shell completion: click's own machinery
+        return cli.main(args=args, prog_name="sim", standalone_mode=False)
+    try:
+        with cli.make_context("sim", args) as ctx:
+            return cli.invoke(ctx)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script `sim`."""
-    # one BLAS thread unless the user says otherwise: the project's BLAS work is small
-    # (scipy's optimisers in the loss-law fit), and threads fighting over few cores made
-    # it 30x slower on a loaded 2-core machine; numba and XLA set their own threads
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    interrupts = _Interrupts()
+    interrupts.install()
+    # warnings (numpy's overflow in a bound evaluated at an absurd input, say) are held back
+    # and shown only when the command did not fail on bad input: a refusal is one line
+    caught = warnings.catch_warnings(record=True)
+    held = caught.__enter__()
+    show = False
     try:
-        rv = cli.main(args=argv, prog_name="sim", standalone_mode=False)
-    except ParameterError as e:
-        _fail(str(e))
-    except click.UsageError as e:
-        # one line, naming the option when click knows it
-        _fail(e.format_message().replace("\n", " "))
-    except click.ClickException as e:
-        _fail(e.format_message().replace("\n", " "))
-    except click.exceptions.Abort:
-        click.echo("sim: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("sim: interrupted", err=True)
-        sys.exit(130)
-    # standalone_mode=False returns the exit code of ctx.exit(n) calls
-    sys.exit(rv if isinstance(rv, int) else 0)
+        try:
+            rv = _invoke(argv)
+            show = True
+        except ParameterError as e:
+            _fail(str(e))
+        except click.UsageError as e:
+            ctx = getattr(e, "ctx", None)
+            if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                # `sim` or `sim theory` alone: the help, as --help prints it
+                click.echo(ctx.get_help())
+                sys.exit(0)
+            # one line, naming the option when click knows it
+            _fail(e.format_message().replace("\n", " "))
+        except click.ClickException as e:
+            _fail(e.format_message().replace("\n", " "))
+        except (click.exceptions.Abort, EOFError):
+            click.echo("sim: aborted", err=True)
+            sys.exit(INTERRUPTED)
+        except KeyboardInterrupt:
+            interrupts.announce()
+            if argv is None:
+                # `sim` as a program: the cleanup has run (the interrupt unwound every
+                # `finally`); leave now, so that another signal during the interpreter's
+                # shutdown (when Python restores the default handlers) cannot end the
+                # process by a signal instead of with code 130
+                _flush_and_exit(INTERRUPTED)
+            sys.exit(INTERRUPTED)
+        # standalone_mode=False returns the exit code of ctx.exit(n) calls
+        sys.exit(rv if isinstance(rv, int) else 0)
+    finally:
+        caught.__exit__(None, None, None)
+        if show:
+            for w in held:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        interrupts.uninstall()
 
 
 if __name__ == "__main__":  # pragma: no cover

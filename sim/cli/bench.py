@@ -38,17 +38,22 @@ __all__ = ["bench"]
                    "peak memory.")
 @click.option("--stream-texts", type=SIZE, default="1e9", show_default=True,
               help="|T| of --stream-check.")
+@click.option("--yes", is_flag=True,
+              help="Go on even when the benchmark is estimated above an hour on this machine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def bench(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, theta, dists, seed,
-          stream_check, stream_texts, as_json):
+          stream_check, stream_texts, yes, as_json):
     """Measure the graph engine against numpy and networkx baselines.
 
     Edges generated and counted per second under failure rule (a), for each skill measure:
     the engine (numba, all threads; with distinct skills, its default, and with i.i.d.
     skills), a plain numpy implementation (i.i.d. skills: chunked Generator.integers / CDF
     search + bincount, one thread) and networkx's bipartite generators on a small graph;
-    best of --repeat runs, numba's first call timed apart.
+    best of --repeat runs, numba's first call timed apart. A benchmark estimated above an
+    hour on this machine needs --yes; one whose networkx graph cannot fit is refused.
     """
+    _preflight(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, dists,
+               stream_check, stream_texts, yes)
     if stream_check:
         from sim.engine.bench import stream_check as run_stream
         from sim.engine.graph import skill_graph
@@ -75,6 +80,31 @@ def bench(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, theta,
         echo_json(res)
     else:
         _print_table(res)
+
+
+#: cost per edge of the baselines, in engine edge passes (numpy on one thread, networkx's
+#: pure-Python generators), generous so that the estimate errs on the long side
+NUMPY_PASSES, NETWORKX_PASSES = 20.0, 1000.0
+#: memory of networkx per edge and per node
+NETWORKX_BYTES = 512
+
+
+def _preflight(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, dists,
+               stream_check, stream_texts, yes) -> None:
+    """Refuse, before any work, a benchmark that cannot fit (`sim.limits`)."""
+    from sim import limits
+
+    limits.require_count_memory(n_skills)
+    if stream_check:
+        limits.check_work(float(stream_texts) * k, yes, "--stream-texts",
+                          f"a streamed pass over {float(stream_texts):.3g} texts x k = {k}")
+        return
+    limits.require_memory((float(nx_texts) * k + nx_texts + nx_skills) * NETWORKX_BYTES,
+                          "--nx-texts", f"the networkx graph of {float(nx_texts):.3g} texts")
+    per_run = (2.0 * n_texts + NUMPY_PASSES * numpy_texts + NETWORKX_PASSES * nx_texts) * k
+    limits.check_work(per_run * len(dists) * repeat, yes, "--repeat",
+                      f"{repeat} run(s) of {len(dists)} benchmark(s) ({per_run:.3g} edge "
+                      "passes each)")
 
 
 def _sci(x: int) -> str:

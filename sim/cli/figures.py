@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -39,15 +42,43 @@ def figures(out, only, quick, list_only, as_json):
             raise ParameterError("--only", f"unknown experiment(s) {unknown}; "
                                  f"known: {', '.join(registry)}")
         registry = {n: registry[n] for n in only}
-    out_dir = ensure_writable_dir(out)
     written = {}
-    for name, module in registry.items():
-        t0 = time.perf_counter()
-        paths = [str(p) for p in module.make(Path(out_dir), quick=quick)]
-        written[name] = paths
-        if not as_json:
-            click.echo(f"{name}: {len(paths)} file(s) in {time.perf_counter() - t0:.1f}s")
-            for p in paths:
-                click.echo(f"  {p}")
+    # every experiment writes into a staging folder beside OUT; the files move into OUT only
+    # when all are done, so an interrupted or failed command leaves OUT as it was
+    with _staging(Path(out)) as stage:
+        for name, module in registry.items():
+            t0 = time.perf_counter()
+            paths = [Path(p) for p in module.make(stage, quick=quick)]
+            written[name] = (paths, time.perf_counter() - t0)
+        out_dir = ensure_writable_dir(out)
+        for name, (paths, seconds) in written.items():
+            final = [out_dir / p.relative_to(stage) for p in paths]
+            for src, dst in zip(paths, final, strict=True):
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+            written[name] = [str(p) for p in final]
+            if not as_json:
+                click.echo(f"{name}: {len(final)} file(s) in {seconds:.1f}s")
+                for p in final:
+                    click.echo(f"  {p}")
     if as_json:
         echo_json(written)
+
+
+@contextlib.contextmanager
+def _staging(out: Path):
+    """A temporary folder on OUT's file system (beside its nearest existing parent), removed
+    on the way out whatever happens."""
+    parent = Path(os.path.abspath(out)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ParameterError("--out", f"folder {str(parent)!r} is not writable")
+    from sim.io import make_temp_dir
+
+    made: list[Path] = []  # named before it exists: an interrupt at any point removes it
+    try:
+        yield make_temp_dir(parent, out.name or "figures", ".partial", made)
+    finally:
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)

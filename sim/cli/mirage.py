@@ -57,6 +57,11 @@ def mirage(c, alpha, lengths, params, n_choices, n_test, from_run, n_tuples, see
     from sim.analyses.mirage import check_model, mirage_report
 
     check_model(c, alpha, lengths, params, n_choices, n_test)  # fail before any work
+    from sim import limits
+
+    # the finite test sets: n_test items of up to max(lengths) tokens per model size
+    limits.require_memory(8.0 * 4 * n_test * max(lengths) * max(len(params), 1), "--n-test",
+                          f"test sets of {n_test:,} items of up to {max(lengths):,} tokens")
     report = mirage_report(out, c=c, alpha=alpha, lengths=lengths, params=params,
                            n_test=n_test, seed=seed, n_choices=n_choices, from_run=from_run,
                            n_tuples=n_tuples)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from sim.cli.options import LOG_GRID, SIZE, cluster_options, echo_json
+from sim.cli.options import FLOAT, LOG_GRID, SIZE, cluster_options, echo_json
 
 _DEFAULT_PARAMS = "1e8:1e12:13"
 
@@ -32,20 +32,20 @@ _DEFAULT_PARAMS = "1e8:1e12:13"
               help="Scaling-law fit: hoffmann2022, hoffmann2022-unrounded, epoch2024.")
 @click.option("--params", type=LOG_GRID, default=_DEFAULT_PARAMS, show_default=True,
               help="Model sizes N: lo:hi:n (log grid) or a list 1e8,1e9.")
-@click.option("--tokens-per-param", type=float, default=20.0, show_default=True,
+@click.option("--tokens-per-param", type=FLOAT, default=20.0, show_default=True,
               help="Training tokens per parameter, D = this × N.")
 @click.option("--compute-optimal", is_flag=True,
               help="Spend C = 6·N·(tokens-per-param·N) compute-optimally (implies --axis compute).")
 @click.option("--axis", type=click.Choice(["both", "params", "compute"]), default="both",
               show_default=True,
               help="Path through (N, D) the grid walks and the doubling check multiplies.")
-@click.option("--calibration", type=float, default=None,
+@click.option("--calibration", type=FLOAT, default=None,
               help="delta -> theta constant (default: theory's, theta = 0.5 at N = 1e8).")
 @click.option("--tuples", "n_tuples", type=SIZE, default=5_000, show_default=True,
               help="Random k'-tuples sampled per k'.")
 @click.option("--pieces-per-tuple", type=SIZE, default=32, show_default=True,
               help="Test pieces judged per sampled tuple and reading.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Root seed.")
+@click.option("--seed", type=SIZE, default=0, show_default=True, help="Root seed.")
 @click.option("--out", default="results", show_default=True, type=click.Path(),
               help="Folder the run folder <run-id>/ is written into.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
@@ -64,7 +64,7 @@ def run(n_skills, k, n_texts, skill_dist, iid, learner, failure, fit, params, to
     A run that cannot fit in memory is refused before it starts, and so is one estimated
     above an hour on this machine unless --yes (or --workers/--scheduler) is given.
     """
-    _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples,
+    _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tuple,
                yes or workers != 1 or scheduler is not None)
     from sim.distributed.client import check_cluster
     from sim.pipeline.config import RunConfig
@@ -85,7 +85,8 @@ def run(n_skills, k, n_texts, skill_dist, iid, learner, failure, fit, params, to
     _print_human(res)
 
 
-def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, yes) -> None:
+def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tuple,
+               yes) -> None:
     """Refuse, before importing numba, a run whose tables cannot fit in memory or whose graph
     passes (`sim.limits.check_run`) would take more than an hour without --yes."""
     from sim import limits
@@ -102,6 +103,9 @@ def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, yes) -> None:
     limits.require_memory(limits.run_memory_bytes(n_skills, len(params), n_tuples,
                                                   uniform=uniform),
                           "--tuples", f"a run with {n_tuples:,} tuples per k'")
+    # every sampled tuple is judged on pieces_per_tuple test pieces of up to k skills each
+    limits.require_memory(8.0 * 3 * n_tuples * pieces_per_tuple * max(k, 8), "--pieces-per-tuple",
+                          f"{n_tuples:,} tuples x {pieces_per_tuple:,} pieces per tuple")
     limits.check_run(n_texts, k, len(params), yes)
 
 

@@ -95,9 +95,10 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
     ).validated()
     if from_run is None:
         cfg.run_config()  # the learners' options, validated before any work
-    from sim.io import ensure_writable_dir
+    _preflight(cfg, from_run is None)
+    from sim.io import check_writable_dir
 
-    out_dir = ensure_writable_dir(out)
+    out_dir = check_writable_dir(out)  # made when the files are written
 
     from sim.analyses.skillmix import run_skillmix, write_skillmix_atomically
 
@@ -115,6 +116,26 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
         })
         return
     _print_human(result, files)
+
+
+def _preflight(cfg, simulate: bool) -> None:
+    """Refuse, before any work, what cannot fit (`sim.limits`): the query and topic tables in
+    memory, and learners whose run would take more than an hour."""
+    from sim import limits
+    from theory.errors import ParameterError
+
+    if cfg.n_skills >= 2**31:
+        raise ParameterError("--skills", f"must be < 2^31; got {cfg.n_skills}")
+    cells = float(len(cfg.params)) * len(cfg.ks)
+    limits.require_memory(8.0 * 4 * (cfg.n_topics + cells * cfg.n_queries * cfg.n_skills),
+                          "--queries", f"{cells:.0f} cells of {cfg.n_queries:,} queries over "
+                          f"{cfg.n_skills:,} skills and {cfg.n_topics:,} topics")
+    if simulate:
+        n_texts = cfg.n_texts if cfg.n_texts is not None else 1000 * cfg.n_skills
+        limits.check_run(n_texts, cfg.k_train, len(cfg.params), False,
+                         what=f"the learners' run over {float(n_texts):.3g} texts x "
+                              f"k = {cfg.k_train} at {len(cfg.params)} scale(s)",
+                         hint="use fewer --texts or --params")
 
 
 def _ci(v, lo, hi) -> str:

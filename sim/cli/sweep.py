@@ -13,6 +13,7 @@ from sim.cli.options import (
     LOG_GRID,
     SIZE,
     STR_LIST,
+    WORKERS,
     echo_json,
 )
 from theory.errors import ParameterError
@@ -68,7 +69,8 @@ same command again resumes (finished cells are skipped).
 @click.option("--skill-dist", type=STR_LIST, help="Skill measures: uniform,zipf:1.1.")
 @click.option("--iid", is_flag=True, default=False, help="i.i.d. skills per piece in every cell.")
 @click.option("--learner", type=STR_LIST, help="Learners: scaling,quanta.")
-@click.option("--failure", type=STR_LIST, help="Failure models: random,skill,adversarial,compositional.")
+@click.option("--failure", type=STR_LIST,
+              help="Failure models: random,skill,adversarial,compositional.")
 @click.option("--fit", type=STR_LIST, help="Scaling-law fits, e.g. hoffmann2022,epoch2024.")
 @click.option("--params", type=LOG_GRID, help="The scale grid of every cell: lo:hi:n or a list.")
 @click.option("--tokens-per-param", type=FLOAT_LIST, help="D/N values, e.g. 20,40.")
@@ -79,7 +81,7 @@ same command again resumes (finished cells are skipped).
 @click.option("--kprimes", type=INT_LIST, help="Tuple sizes k' of every cell, e.g. 1,2,4,8.")
 @click.option("--n-tuples", type=SIZE, help="Random k'-tuples per k' in every cell.")
 @click.option("--calibration", type=FLOAT_LIST, help="delta -> theta constants.")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--workers", type=WORKERS, default=1, show_default=True,
               help="1: in this process (no Dask). N > 1: a Dask LocalCluster of N "
                    "single-threaded workers.")
 @click.option("--scheduler", envvar="SIM_SCHEDULER", metavar="ADDRESS",

@@ -1,4 +1,4 @@
-"""`sim theory`: the Arora–Goyal bounds, tensorization and scaling laws (THEORY.md §4–§6).
+"""`sim theory`: the Arora–Goyal bounds, tensorization and scaling laws (docs/theory.md §4–§6).
 
 A thin skin over `theory.bounds`, `theory.tensor`, `theory.scaling` and
 `sim.analyses.theory_plots`: parse, call, print (an aligned table, or one JSON object with --json).
@@ -88,7 +88,7 @@ def _f(x) -> float:
 
 @click.group()
 def theory():
-    """The Arora-Goyal bounds, tensorization and scaling laws (THEORY.md sections 4-6)."""
+    """The Arora-Goyal bounds, tensorization and scaling laws (docs/theory.md sections 4-6)."""
 
 
 _json_option = click.option("--json", "as_json", is_flag=True,
@@ -242,7 +242,7 @@ def tuples(theta, k, kprime, theta2, linear, alphas, as_json):
               help="theta = calibration * delta [default: theory.scaling.DEFAULT_CALIBRATION].")
 @_json_option
 def scaling(fit, params, tokens, calibration, as_json):
-    """Excess loss, error rate and the scale that halves them, per axis (THEORY.md §6).
+    """Excess loss, error rate and the scale that halves them, per axis (docs/theory.md §6).
 
     For each (N, D): delta = A/N^alpha + B/D^beta, theta = calibration*delta, the
     multiplier on params, tokens, both, or compute (along the compute-optimal path) that

@@ -1,4 +1,4 @@
-"""The random skill–text graph of Arora & Goyal (Definitions 4–5; THEORY.md §1).
+"""The random skill–text graph of Arora & Goyal (Definitions 4–5; docs/theory.md §1).
 
 A `SkillGraph` is *lazy*: it stores only its parameters, the skill measure mu1 and a stream
 key. The k skills of piece t are a pure function of (seed, t) (`sim.engine.rng`), so any range of
@@ -31,7 +31,7 @@ DEFAULT_CHUNK = 1 << 20
 
 
 def zipf_measure(n_skills: int, a: float) -> np.ndarray:
-    """mu1(s_i) ∝ i^(−a), i = 1..n (THEORY.md §1), normalized to sum 1."""
+    """mu1(s_i) ∝ i^(−a), i = 1..n (docs/theory.md §1), normalized to sum 1."""
     w = np.arange(1, n_skills + 1, dtype=np.float64) ** (-float(a))
     return w / w.sum()
 

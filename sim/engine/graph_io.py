@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
-from sim.io import atomic_open, atomic_path
+from sim.io import atomic_open, atomic_path, make_temp_dir
 
 __all__ = ["write_edges_parquet", "write_parts_task", "write_graphml", "EDGE_SCHEMA"]
 
@@ -112,8 +111,9 @@ def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     chunk = DEFAULT_CHUNK if chunk_size is None else int(chunk_size)
     rows = chunk * graph.k
-    parts_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
+    made: list[Path] = []  # named before it exists: an interrupt at any point removes it
     try:
+        parts_dir = make_temp_dir(path.parent, path.name, ".parts", made)
         with atomic_path(path) as tmp:
             task = functools.partial(write_parts_task, shippable(graph), str(parts_dir), chunk)
             written = sum_over_shards(task, graph.n_texts, shard_size=shard_size,
@@ -135,7 +135,8 @@ def write_edges_parquet(graph, path: str | os.PathLike, chunk_size: int | None =
                                                     statistics=False, row_group_size=rows,
                                                     maintain_order=True)
     finally:
-        shutil.rmtree(parts_dir, ignore_errors=True)
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)
     return graph.n_edges
 
 

@@ -7,14 +7,14 @@ independent of the slab partition, hence bit-identical for any thread count or c
 Weighted (mu2) sums are accumulated in fixed point (`quantize_text_weights`) for the same
 reason.
 
-Failure rules (an error set Y over the pieces; THEORY.md §2–4):
+Failure rules (an error set Y over the pieces; docs/theory.md §2–4):
 
 - `NoFailure`: Y = ∅ (used for degrees);
 - `RandomFailure(theta)`: each piece fails independently with probability theta;
 - `SkillFailure(q)`: a piece fails with probability 1 − ∏(1 − q_s) over its k skill slots;
 - `ThresholdFailure(in_z, threshold, p_tie)`: with x the number of the piece's skill slots in Z,
   the piece fails if x > threshold, and with probability p_tie if x == threshold (the
-  adversary of THEORY.md §4).
+  adversary of docs/theory.md §4).
 
 Each numba kernel has a numpy twin (suffix ``_np``) doing the same thing slowly; the tests
 compare them exactly.
@@ -57,6 +57,8 @@ __all__ = [
     "mark_cooccurring",
     "mark_cooccurring_np",
     "quantize_text_weights",
+    "count_memory_bytes",
+    "count_slabs",
     "MAX_REJECT",
     "WEIGHT_BITS",
 ]
@@ -169,7 +171,7 @@ def _membership(in_z, n_skills) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class FailureCounts:
-    """Per-skill counts of one error set Y (THEORY.md §3).
+    """Per-skill counts of one error set Y (docs/theory.md §3).
 
     Attributes
     ----------
@@ -569,6 +571,39 @@ def _n_slabs(m: int) -> int:
     return max(1, min(m, 4 * numba.get_num_threads()))
 
 
+def count_memory_bytes(n_skills: int, n_slabs: int, n_arrays: int) -> int:
+    """Bytes of the int64 per-slab count arrays of `count_failures`: `n_arrays` arrays of
+    shape (n_slabs, n_skills), plus their reduction over slabs (one row each)."""
+    return (int(n_slabs) + 1) * int(n_skills) * 8 * int(n_arrays)
+
+
+def count_slabs(m: int, n_skills: int, n_arrays: int, param: str = "skills") -> int:
+    """How many slabs a counting pass over `m` pieces uses, refusing what cannot fit.
+
+    Four slabs per thread balance the load; when their per-slab count arrays
+    (`count_memory_bytes`) would take more than 80% of the available memory, one slab per
+    thread is used instead (same counts: they are integers summed over slabs, so the result
+    does not depend on the slab partition). When even that does not fit, `ParameterError`
+    names the size asked for, what it needs and what is available.
+    """
+    from sim.limits import available_memory, format_bytes
+    from theory.errors import ParameterError
+
+    n = _n_slabs(m)
+    avail = available_memory()
+    if count_memory_bytes(n_skills, n, n_arrays) <= 0.8 * avail:
+        return n
+    threads = numba.get_num_threads()
+    low = max(1, min(m, threads))
+    need = count_memory_bytes(n_skills, low, n_arrays)
+    if need <= 0.8 * avail:
+        return low
+    raise ParameterError(
+        param, f"per-slab counts need {format_bytes(need)} for |S| = {n_skills:,} on {threads} "
+        f"thread(s); available {format_bytes(avail)}; use fewer threads (NUMBA_NUM_THREADS) "
+        "or fewer skills")
+
+
 def _span(graph, start, stop):
     start = 0 if start is None else int(start)
     stop = graph.n_texts if stop is None else int(stop)
@@ -601,8 +636,8 @@ def count_failures(graph, rule, start=None, stop=None) -> FailureCounts:
     s = graph.sampler
     wq, has_w, scale = _weights(graph)
     r = _rule_args(rule, s.n_skills)
-    e, f, we, wf, nft, wft = _count_kernel(start, stop, *s.args(), *r, wq, has_w,
-                                           _n_slabs(stop - start))
+    n_slabs = count_slabs(stop - start, s.n_skills, 4 if has_w else 2)
+    e, f, we, wf, nft, wft = _count_kernel(start, stop, *s.args(), *r, wq, has_w, n_slabs)
     return _finish_counts(graph, e, f, we, wf, int(nft), int(wft), has_w, scale)
 
 
@@ -615,7 +650,7 @@ def _finish_counts(graph, e, f, we, wf, nft, wft, has_w, scale):
 def z_histogram(graph, in_z, start=None, stop=None) -> tuple[np.ndarray, np.ndarray]:
     """How many pieces have x = 0..k skill slots in Z, as counts and as mu2 mass.
 
-    This is the law of X in THEORY.md §4's adversary, measured on the graph.
+    This is the law of X in docs/theory.md §4's adversary, measured on the graph.
     """
     start, stop = _span(graph, start, stop)
     s = graph.sampler
@@ -637,7 +672,7 @@ def mark_cooccurring(graph, tuples, start=None, stop=None) -> np.ndarray:
     """For each k'-tuple (rows of `tuples`), whether one piece of the graph uses all its skills.
 
     A tuple with a repeated skill is the set of its distinct skills. Tuples whose distinct
-    size exceeds k can never co-occur (THEORY.md §5). Returns a bool array, one per row.
+    size exceeds k can never co-occur (docs/theory.md §5). Returns a bool array, one per row.
     """
     start, stop = _span(graph, start, stop)
     t = np.asarray(tuples, dtype=np.int64)

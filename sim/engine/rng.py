@@ -12,11 +12,17 @@ so any range of pieces can be regenerated on demand and in any order, by any thr
   ``key`` has base ``h_t = mix64(key + (t + 1) * GOLDEN)`` and its ``j``-th draw is
   ``mix64(h_t + (j + 1) * GOLDEN)``.
 - Uniforms on [0, 1) take the top 53 bits. Integers in [0, n) use Lemire's multiply-shift on
-  the top 32 bits, ``(u >> 32) * n >> 32`` (no division, no float conversion; each value's
-  probability is within n / 2^32 of 1/n relative, i.e. 2.3e-7 for n = 1000 — far below the
-  sampling noise of any simulation here). Non-uniform discrete laws use Walker's alias method
-  (`alias_table`) with the column from the top 32 bits and the coin from the low 32 bits
-  against a 32-bit threshold (resolution 2^-32).
+  the top 32 bits, ``x = (u >> 32) * n``, value ``x >> 32``, *with Lemire's rejection step*
+  (Lemire, *Fast random integer generation in an interval*, ACM TOMACS 29(1), 2019): the
+  draw is rejected when the low 32 bits of x fall below ``2^32 mod n``, which leaves exactly
+  ``floor(2^32 / n)`` accepted 32-bit inputs per value, so every value has probability exactly
+  1/n for any n < 2^32 (without the step the bias is up to n / 2^32 relative: 25% at
+  n = 1e9). A rejected word is replaced by ``mix64(u + GOLDEN)`` (repeatedly if needed), so
+  the draw index j of every other slot is unchanged and the bits are the plain
+  multiply-shift's wherever nothing is rejected (probability < n / 2^32 per draw: one draw in
+  4 million at n = 1000). Non-uniform discrete laws use Walker's alias method (`alias_table`)
+  with the column drawn so from the top 32 bits and the coin from the low 32 bits of the same
+  (possibly redrawn) word against a 32-bit threshold (resolution 2^-32).
 
 Each numba function here has a numpy twin (suffix ``_np``) that produces identical bits; the
 tests compare them.
@@ -55,6 +61,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _S32 = np.uint64(32)
 _LO32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
 _ONE = np.uint64(1)
 _TWO53_INV = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -118,21 +125,45 @@ def u64_to_unit(u):
 
 
 @njit(inline="always", cache=True)
+def _lemire(u, n):
+    """Lemire's multiply-shift with rejection: ``(value in [0, n), the word it came from)``.
+
+    ``x = (u >> 32) * n``; accept when the low 32 bits of x are >= ``2^32 mod n`` (tested
+    only when they are below n, which is rare), else retry with the word ``mix64(u + GOLDEN)``.
+    Requires 1 <= n < 2^32.
+    """
+    n64 = np.uint64(n)
+    while True:
+        x = (u >> _S32) * n64
+        low = x & _LO32
+        if low >= n64 or low >= (_TWO32 - n64) % n64:
+            return np.int64(x >> _S32), u
+        u = mix64(u + GOLDEN)
+
+
+@njit(inline="always", cache=True)
 def draw_index(u, n):
-    """An integer in [0, n) from the top 32 bits of `u` (Lemire's multiply-shift); n < 2^32."""
-    return np.int64(((u >> _S32) * np.uint64(n)) >> _S32)
+    """An integer in [0, n), exactly uniform, from the 64-bit draw `u`; 1 <= n < 2^32.
+
+    Lemire's multiply-shift on the top 32 bits with his rejection step (see the module
+    docstring): the plain ``(u >> 32) * n >> 32`` unless that input is one of the
+    ``2^32 mod n`` that would bias it, then the same on ``mix64(u + GOLDEN)``.
+    """
+    return _lemire(u, n)[0]
 
 
 @njit(inline="always", cache=True)
 def alias_draw(u, table):
     """Walker's alias method from one 64-bit draw and a packed `alias_table`.
 
-    Column i from the top 32 bits; keep it when the low 32 bits are below its threshold
-    (``table[i] >> 32``), else take its alias (``table[i] & 0xFFFFFFFF``).
+    Column i from the top 32 bits (`draw_index`, exactly uniform); keep it when the low 32
+    bits of the same word — the redrawn one if the column was rejected — are below its
+    threshold (``table[i] >> 32``), else take its alias (``table[i] & 0xFFFFFFFF``).
     """
-    v = table[draw_index(u, table.shape[0])]
-    if (u & _LO32) < (v >> _S32):
-        return np.int64(draw_index(u, table.shape[0]))
+    i, w = _lemire(u, table.shape[0])
+    v = table[i]
+    if (w & _LO32) < (v >> _S32):
+        return np.int64(i)
     return np.int64(v & _LO32)
 
 
@@ -168,17 +199,34 @@ def u64_to_unit_np(u) -> np.ndarray:
     return (np.asarray(u, dtype=np.uint64) >> _S11).astype(np.float64) * _TWO53_INV
 
 
+def _lemire_np(u, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_lemire` on an array: ``(values, words)`` with the shape of `u`."""
+    n = int(n)
+    w = np.array(u, dtype=np.uint64)  # a copy: rejected words are replaced in place
+    shape = w.shape
+    w = w.reshape(-1)
+    n64 = np.uint64(n)
+    t = np.uint64((2**32 - n) % n)  # 2^32 mod n: the inputs to reject
+    with np.errstate(over="ignore"):
+        x = (w >> _S32) * n64
+        rej = np.flatnonzero((x & _LO32) < t)
+        while rej.size:
+            w[rej] = mix64_np(w[rej] + GOLDEN)
+            x[rej] = (w[rej] >> _S32) * n64
+            rej = rej[(x[rej] & _LO32) < t]
+    return (x >> _S32).astype(np.int64).reshape(shape), w.reshape(shape)
+
+
 def draw_index_np(u, n: int) -> np.ndarray:
     """`draw_index` on an array."""
-    return (((np.asarray(u, dtype=np.uint64) >> _S32) * np.uint64(n)) >> _S32).astype(np.int64)
+    return _lemire_np(u, n)[0]
 
 
 def alias_draw_np(u, table: np.ndarray) -> np.ndarray:
     """`alias_draw` on an array of 64-bit draws."""
-    u = np.asarray(u, dtype=np.uint64)
-    i = draw_index_np(u, table.shape[0])
+    i, w = _lemire_np(u, table.shape[0])
     v = table[i]
-    return np.where((u & _LO32) < (v >> _S32), i, (v & _LO32).astype(np.int64)).astype(np.int64)
+    return np.where((w & _LO32) < (v >> _S32), i, (v & _LO32).astype(np.int64)).astype(np.int64)
 
 
 def uniform_np(key, positions, j: int = 0) -> np.ndarray:
