@@ -286,11 +286,12 @@ def _fit(N, D, L, delta, grid, n_starts, starts=None):
     full = np.zeros(5)
     full[cols] = x
     ident = _ALL if P == 2 else (("A", "alpha") if vary_n else ("B", "beta"))
-    fit = LossFit(E=float(np.exp(full[2])),
-                  A=float(np.exp(full[0])) if vary_n else 0.0,
-                  B=float(np.exp(full[1])) if vary_d else 0.0,
-                  alpha=float(full[3]), beta=float(full[4]), loss=value,
-                  n_points=int(N.size), identifiable=ident, huber_delta=float(delta))
+    with np.errstate(over="ignore"):  # a degenerate fit may push a log-coefficient to +inf
+        fit = LossFit(E=float(np.exp(full[2])),
+                      A=float(np.exp(full[0])) if vary_n else 0.0,
+                      B=float(np.exp(full[1])) if vary_d else 0.0,
+                      alpha=float(full[3]), beta=float(full[4]), loss=value,
+                      n_points=int(N.size), identifiable=ident, huber_delta=float(delta))
     return fit, full
 
 
