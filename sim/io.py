@@ -72,6 +72,7 @@ def check_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
     is a folder, or its nearest existing parent is a writable folder. For commands that
     validate --out before their work and create it only when they write."""
     p = Path(os.path.abspath(os.fspath(path)))
+    _check_name_lengths(p, param)
     if p.exists():
         if not p.is_dir():
             raise ParameterError(param, f"{str(path)!r} is not a folder")
@@ -190,8 +191,18 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
 
 
 def temp_path(folder: str | os.PathLike, name: str, suffix: str) -> Path:
-    """A fresh hidden name ``folder/.name.<random>suffix`` for a temporary (not created)."""
-    return Path(folder) / f".{name}.{secrets.token_hex(6)}{suffix}"
+    """A fresh hidden name ``folder/.name.<random>suffix`` for a temporary (not created);
+    `name` is cut to 200 characters so that a destination name near the file system's limit
+    (255 bytes) still has a temporary name."""
+    return Path(folder) / f".{name[:200]}.{secrets.token_hex(6)}{suffix}"
+
+
+def _check_name_lengths(p: Path, param: str) -> None:
+    """Refuse a path with a component longer than the file system allows (255 bytes)."""
+    for part in p.parts:
+        if len(os.fsencode(part)) > 255:
+            raise ParameterError(param, f"a name in {str(p)[:80]!r}... is longer than 255 "
+                                 "bytes")
 
 
 def make_temp_dir(folder: str | os.PathLike, name: str, suffix: str, made: list) -> Path:

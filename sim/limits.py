@@ -43,6 +43,10 @@ __all__ = [
     "GRAPHML_EDGE_BYTES",
     "GRAPHML_MEMORY_PER_EDGE",
     "EXPORT_PASSES",
+    "CORPUS_PIECE_BYTES",
+    "CORPUS_SLOT_BYTES",
+    "CORPUS_MEMORY_PER_SLOT",
+    "CORPUS_PASSES_PER_SLOT",
     "SKILL_BYTES_UNIFORM",
     "SKILL_BYTES_ALIAS",
     "RUN_SKILL_BYTES_PER_SCALE",
@@ -62,6 +66,8 @@ __all__ = [
     "graphml_bytes",
     "graph_memory_bytes",
     "run_memory_bytes",
+    "corpus_bytes",
+    "check_corpus",
     "graph_edge_passes",
     "run_edge_passes",
     "estimate_run_seconds",
@@ -94,6 +100,14 @@ SKILL_BYTES_UNIFORM = 64
 SKILL_BYTES_ALIAS = 192
 #: memory per skill and per scale of a run's per-skill tables
 RUN_SKILL_BYTES_PER_SCALE = 64
+#: bytes of a `sim corpus` folder per piece and per skill slot (measured: 4.2 to 4.8 bytes
+#: per slot and about 2 per piece, k = 3 to 16, |S| = 100 to 1000; doubled and more)
+CORPUS_PIECE_BYTES = 16
+CORPUS_SLOT_BYTES = 12
+#: memory per skill slot while a corpus is built (its tables, a few columns of int64)
+CORPUS_MEMORY_PER_SLOT = 64
+#: a corpus slot costs this many counting passes (python-level and polars work per piece)
+CORPUS_PASSES_PER_SLOT = 50.0
 #: memory per edge of the GraphML export (the skills, piece indices and a lexsort, all held)
 GRAPHML_MEMORY_PER_EDGE = 64
 #: the edge-list export costs this many counting passes over the same edges (measured: polars'
@@ -317,6 +331,35 @@ def run_memory_bytes(n_skills: int, n_scales: int, n_tuples: int, kprimes=(1, 2,
     return (graph_memory_bytes(n_skills, uniform, threads)
             + float(n_skills) * RUN_SKILL_BYTES_PER_SCALE * float(n_scales)
             + float(n_tuples) * float(sum(kprimes)) * 8 * 3)
+
+
+def corpus_bytes(n_pieces: int, k: int, n_test: int = 0, wide_sizes=(), wide_pieces: int = 0,
+                 heldout_pieces: int = 0) -> float:
+    """Disk of a `sim corpus` folder (an upper bound): `CORPUS_PIECE_BYTES` per piece and
+    `CORPUS_SLOT_BYTES` per skill slot over the train, test, wide and held-out splits."""
+    pieces = (float(n_pieces) + n_test + heldout_pieces
+              + float(len(tuple(wide_sizes))) * wide_pieces)
+    slots = ((float(n_pieces) + n_test + heldout_pieces) * k
+             + float(sum(wide_sizes)) * wide_pieces)
+    return pieces * CORPUS_PIECE_BYTES + slots * CORPUS_SLOT_BYTES
+
+
+def check_corpus(out, n_pieces: int, k: int, n_test: int = 0, wide_sizes=(),
+                 wide_pieces: int = 0, heldout_pieces: int = 0, yes: bool = False) -> None:
+    """Refuse a `sim corpus` that cannot fit: its files against the free disk at `out`, its
+    pieces in memory, and more than an hour of generation without `yes`.
+
+    Call it in ``sim corpus`` after the options are validated and before anything is
+    written, e.g. ``check_corpus(out, pieces, k, test, wide, wide_pieces)``.
+    """
+    size = (f"{float(n_pieces):.3g} training pieces of k = {k} (+ {float(n_test):.3g} test, "
+            f"{len(tuple(wide_sizes))} wide split(s) of {float(wide_pieces):.3g})")
+    require_disk(corpus_bytes(n_pieces, k, n_test, wide_sizes, wide_pieces, heldout_pieces),
+                 out, "--out", f"a corpus of {size}")
+    slots = (float(n_pieces) + n_test + heldout_pieces) * k + float(sum(wide_sizes)) * wide_pieces
+    require_memory(slots * CORPUS_MEMORY_PER_SLOT, "--pieces", f"a corpus of {size}")
+    check_work(slots * CORPUS_PASSES_PER_SLOT, yes, "--pieces", f"generating a corpus of {size}",
+               "use fewer --pieces")
 
 
 def graph_edge_passes(n_texts: int, k: int, iid: bool = False, export: bool = False) -> float:

@@ -17,13 +17,15 @@ Examples per command: `SPECS` (``max_examples``); `TOTAL_EXAMPLES` is their sum.
 derandomized, so the same examples run everywhere.
 
 Not fuzzed: ``--scheduler`` (connecting to an address is not parsing; the Dask tests cover
-it), and ``--workers`` values above 1 that are valid (they start a Dask cluster).
+it), ``--workers`` values above 1 that are valid (they start a Dask cluster), and ``--yes``
+(it lets work estimated above an hour go on: huge values would then really run).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import signal
 import tempfile
@@ -115,10 +117,16 @@ SPECS: dict[str, Spec] = {
                                                                      "2147483648")])),
     "graph": Spec(["--skills", "20", "--texts", "1000", "--k", "2"], max_examples=16,
                   skip=_NO_CLUSTER, exclude=_ONE_WORKER),
+    # a valid huge size runs a real benchmark (minutes): sizes are fuzzed with hostile values
+    # only, never with valid large ones
     "bench": Spec(["--texts", "2e4", "--skills", "20", "--k", "2", "--repeat", "1",
                    "--numpy-texts", "2e4", "--nx-texts", "200", "--nx-skills", "10", "--dists",
-                   "uniform", "--stream-texts", "2e4"]),
-    "theory bound": Spec(["--theta", "0.1", "--k", "4", "--alpha", "0.2"]),
+                   "uniform", "--stream-texts", "2e4"], max_examples=8,
+                  exclude={o: ("1e12", "1e18", "1e19", "2147483648", "9" * 30, "12", "0x10",
+                               "１２", "١٢", "2.5", "1e-3", "1e6.5")
+                           for o in ("--texts", "--numpy-texts", "--nx-texts", "--stream-texts",
+                                     "--skills", "--nx-skills", "--repeat", "--k")}),
+    "theory bound": Spec(["--theta", "0.1", "--k", "4", "--alpha", "0.2", "--beta", "2"]),
     "theory curve": Spec(["--theta", "0.1", "--k", "4"]),
     "theory plot": Spec(["--out", "OUT/p.png"], max_examples=8),
     "theory scaling": Spec(["--params", "1e8,1e9", "--tokens", "2e9,2e10"]),
@@ -145,8 +153,11 @@ SPECS: dict[str, Spec] = {
     "figures": Spec(["--list"], max_examples=10),
 }
 
+#: SIM_FUZZ_SCALE=n runs n times the examples, random instead of derandomized (a deeper
+#: search by hand; CI runs the fixed examples)
+SCALE = max(1, int(os.environ.get("SIM_FUZZ_SCALE", "1") or 1))
 #: examples run in all (the sum of `SPECS`' max_examples)
-TOTAL_EXAMPLES = sum(s.max_examples for s in SPECS.values())
+TOTAL_EXAMPLES = SCALE * sum(s.max_examples for s in SPECS.values())
 
 
 def _leaves(cmd, path):
@@ -209,7 +220,7 @@ def _invocations(cmd, spec: Spec):
     params = [p for p in cmd.params
               if p.name not in ("help",)
               and not (isinstance(p, click.Option) and (p.opts[0] in spec.skip
-                                                        or p.opts[0] == "--json"))]
+                                                        or p.opts[0] in ("--json", "--yes")))]
     if spec.always:
         params = [p for p in params if not (isinstance(p, click.Option)
                                             and p.opts[0] == spec.always[0])]
@@ -277,14 +288,14 @@ def test_fuzzed_options(cli_runner, path):
     cmd = _command(path)
     words = path.split()
 
-    @settings(max_examples=spec.max_examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=spec.max_examples * SCALE, deadline=None, derandomize=SCALE == 1,
+              database=None, suppress_health_check=list(HealthCheck))
     @given(_invocations(cmd, spec))
     def fuzz(args):
         _check(cli_runner, [*words, *args])
 
     fuzz()
-    print(f"sim {path}: {spec.max_examples} examples (of {TOTAL_EXAMPLES} in all)")
+    print(f"sim {path}: {spec.max_examples * SCALE} examples (of {TOTAL_EXAMPLES} in all)")
 
 
 # --------------------------------------------------------------------------- fixed cases
@@ -309,6 +320,11 @@ def test_fuzzed_options(cli_runner, path):
     ["skillmix", "--queries", "1e15", "--out", "OUT"],
     ["skillmix", "--texts", "1e15", "--out", "OUT"],
     ["check", "--seed", "１２"],
+    ["theory", "curve", "--theta", "0.1", "--k", "1e12"],
+    ["theory", "plot", "--out", "x" * 300],
+    ["theory", "plot", "--out", "x" * 250 + ".png"],
+    ["skillmix", "--out", "/proc/nope/x", "--skills", "21", "--topics", "10", "--k", "2",
+     "--params", "7e9,1e12", "--queries", "5", "--texts", "2000"],
 ])
 def test_bugs_the_fuzzer_found_stay_fixed(cli_runner, args):
     # each of these crashed (traceback), hung, ran out of memory or wrote files before

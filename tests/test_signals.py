@@ -111,21 +111,34 @@ def test_graphml_export_interrupted_while_writing(tmp_path):
     assert not any(p.is_file() for p in tmp_path.rglob("*")), _entries(tmp_path)
 
 
-def _sweep_started(tmp_path):
-    return lambda: any((tmp_path / "o" / "sweeps").glob("*/sweep.toml"))
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _sweep_started(d, proc):
+    return lambda: any((d / "o" / "sweeps").glob("*/sweep.toml"))
+
+
+def _run_started(d, proc):
+    # the run makes its --out root before simulating; or, whatever the pipeline does first,
+    # 1.5 CPU-seconds past the handlers is past the imports and into the work
+    cpu0 = _cpu_seconds(proc.pid)
+    return lambda: (d / "o").is_dir() or _cpu_seconds(proc.pid) > cpu0 + 1.5
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command, started, seed", [
-    # the run makes its --out root, then simulates for seconds; the run folder comes last
-    (["run", "--skills", "100", "--texts", "1e6", "--params", "1e8:1e12:5", "--tuples", "2000",
-      "--out", "o"], lambda d: (d / "o").is_dir, 1),
+    # the run simulates for seconds; the run folder comes last
+    (["run", "--skills", "100", "--texts", "2e6", "--params", "1e8:1e12:9", "--tuples", "2000",
+      "--out", "o"], _run_started, 1),
     # the sweep writes sweep.toml, then runs its first cell
     (["sweep", "--skills", "100", "--k", "2,3", "--texts", "2e5", "--params", "1e8:1e10:3",
       "--n-tuples", "500", "--out", "o"], _sweep_started, 2),
     # figures are drawn into a staging folder beside the nearest existing parent of --out
     (["figures", "--only", "cliques", "--quick", "--out", "o/figs"],
-     lambda d: _beside(d, ".figs."), 3),
+     lambda d, proc: _beside(d, ".figs."), 3),
     # a single figure: nothing shows before the file; any moment after the handlers
     (["theory", "plot", "--out", "o/curve.png"], None, 4),
 ])
@@ -135,10 +148,10 @@ def test_commands_interrupted_at_a_random_moment(tmp_path, command, started, see
     proc = _spawn(command, tmp_path)
     _wait_handlers(proc)
     if started is not None:
-        _wait(proc, started(tmp_path), "the command's work")
-    # a seeded moment in the next second (each of these runs for several seconds after the
+        _wait(proc, started(tmp_path, proc), "the command's work")
+    # a seeded moment in the next half second (each of these runs for seconds after the
     # point waited for; the theory plot may be caught anywhere in its short life)
-    time.sleep(rng.uniform(0.0, 0.2 if started is None else 1.0))
+    time.sleep(rng.uniform(0.0, 0.2 if started is None else 0.5))
     proc.send_signal(sig)
     code, err = _finish(proc)
     _assert_interrupted(code, err)
@@ -148,12 +161,6 @@ def test_commands_interrupted_at_a_random_moment(tmp_path, command, started, see
     assert not any(p.name.startswith(".") for p in tmp_path.rglob("*")), _entries(tmp_path)
     if command[0] in ("sweep", "figures", "theory"):  # not even a folder
         assert _entries(tmp_path) == []
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.mark.slow

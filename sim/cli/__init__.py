@@ -210,6 +210,13 @@ def main(argv: list[str] | None = None) -> None:
             _fail(e.format_message().replace("\n", " "))
         except click.ClickException as e:
             _fail(e.format_message().replace("\n", " "))
+        except OSError as e:
+            if e.filename is None:
+                raise  # not about a file the user named: a bug, with its traceback
+            # an output (or input) path the system refused: --out under /proc, a name too
+            # long; the atomic writers have removed what they started
+            where = e.filename if e.filename2 is None else e.filename2
+            _fail(f"cannot use {str(where)!r}: {e.strerror or e}")
         except (click.exceptions.Abort, EOFError):
             click.echo("sim: aborted", err=True)
             sys.exit(INTERRUPTED)

@@ -32,6 +32,8 @@ def _check_file(path: str, param: str) -> Path:
         raise ParameterError(param, "expected a file name; got an empty value")
     if p.is_dir():
         raise ParameterError(param, f"expected a file name; {str(p)!r} is a folder")
+    if any(len(os.fsencode(part)) > 255 for part in p.parts):
+        raise ParameterError(param, f"a name in {str(p)[:80]!r}... is longer than 255 bytes")
     parent = Path(os.path.abspath(p)).parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

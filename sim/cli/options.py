@@ -87,7 +87,8 @@ class _Float(click.ParamType):
 
 
 class _Workers(click.ParamType):
-    """How many Dask worker processes: 1 to `max_workers` (four per CPU, at least 64)."""
+    """How many Dask worker processes: an integer up to `max_workers` (four per CPU, at
+    least 64); the commands refuse values below 1 themselves, naming their rule."""
 
     name = "integer"
 
@@ -97,9 +98,9 @@ class _Workers(click.ParamType):
         except (ValueError, UnicodeEncodeError):
             self.fail(f"expected a whole number of workers; got {value!r}", param, ctx)
         top = max_workers()
-        if not 1 <= n <= top:
-            self.fail(f"must be between 1 and {top} (four worker processes per CPU); "
-                      f"got {value!r}", param, ctx)
+        if n > top:
+            self.fail(f"at most {top} local worker processes (four per CPU); got {value!r}",
+                      param, ctx)
         return n
 
 

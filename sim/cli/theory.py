@@ -108,6 +108,8 @@ def bound(theta, k, alpha, beta, as_json):
     least a 1 - ALPHA fraction of skills fail at most a BETA*THETA fraction of their texts.
     """
     from theory.bounds import alpha_max, beta_adv, beta_star, holds, lhs
+
+    _check_adversary_memory(k, 1)
     from theory.info import binary_entropy
 
     value = _f(lhs(theta, k, alpha, beta))  # validates every parameter
@@ -151,6 +153,14 @@ def _curve_rows(df, extra=None):
     return rows
 
 
+def _check_adversary_memory(k: int, n_alphas: int) -> None:
+    """beta_adv holds (k + 1) binomial terms per alpha: refuse a k whose table cannot fit."""
+    from sim import limits
+
+    limits.require_memory(8.0 * 4 * (k + 1) * max(n_alphas, 1), "--k",
+                          f"the top-theta adversary at k = {k:,} over {n_alphas} alpha(s)")
+
+
 @theory.command()
 @click.option("--theta", type=FLOAT, required=True, help="Error rate, in (0, 1).")
 @click.option("--k", type=SIZE, required=True, help="Skills per text piece, >= 1.")
@@ -166,6 +176,7 @@ def curve(theta, k, alphas, as_json):
     """
     from theory.bounds import alpha_max, beta_adv, emergence_curve
 
+    _check_adversary_memory(k, len(alphas))
     df = emergence_curve(theta, k, alphas)
     adv = [float(v) for v in beta_adv(theta, k, df["alpha"].to_numpy())]
     rows = _curve_rows(df, [{"beta_adv": a} for a in adv])

@@ -255,7 +255,11 @@ def alias_table(weights) -> np.ndarray:
     """
     w = np.asarray(weights, dtype=np.float64)
     n = w.shape[0]
-    scaled = w * (n / w.sum())
+    with np.errstate(over="ignore"):
+        factor = n / w.sum()
+    # weights whose sum is subnormal overflow n / sum: normalize first there (elsewhere the
+    # historical expression, so tables and draws keep their bits)
+    scaled = w * factor if np.isfinite(factor) else (w / w.sum()) * n
     prob = np.ones(n, dtype=np.float64)
     alias = np.arange(n, dtype=np.int64)
     small = [i for i in range(n) if scaled[i] < 1.0]
