@@ -11,27 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.pipeline.plots import _pyplot, _save  # one figure writer for every run folder
+
 __all__ = ["plot_loss", "plot_skill_emergence", "plot_tuples", "plot_doubling", "write_plots"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    import io
-
-    from sim.io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150)
-    _pyplot().close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _title(run) -> str:

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
+from sim.pipeline.report import _fmt  # one number format for every summary.md
 
 __all__ = ["summary_markdown", "verdict_lines"]
-
-
-def _fmt(v, spec=".3g"):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "NO"
-    if isinstance(v, (int, np.integer)):
-        return str(v)
-    return format(float(v), spec)
 
 
 def verdict_lines(run) -> list[str]:
