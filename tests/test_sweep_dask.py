@@ -8,16 +8,15 @@ small configuration (S = 50-80, |T| = 2e4, 3 scales, 2000 tuples).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 pytest.importorskip("distributed")
+
+from _dask_cluster import _stop, _wait_port, free_port  # noqa: E402
 
 from sim.sweep import run_sweep  # noqa: E402
 from theory.errors import ParameterError  # noqa: E402
@@ -29,39 +28,12 @@ SPEC = {"n_skills": [50, 80], "k": [2, 4], "n_texts": 20_000, "params": "1e8:1e1
         "n_tuples": 2000, "seed": [0]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, proc: subprocess.Popen, limit_s: float) -> None:
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dask scheduler exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"dask scheduler not listening on {port} after {limit_s} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
 @pytest.fixture
 def dask_scheduler(tmp_path):
     """A `dask scheduler` and one single-threaded `dask worker` on 127.0.0.1; its address."""
     from distributed import Client
 
-    port = _free_port()
+    port = free_port()
     addr = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     log = open(tmp_path / "dask.log", "wb")  # noqa: SIM115 - closed in the finally
@@ -107,7 +79,7 @@ def test_external_scheduler_equals_in_process(tmp_path, dask_scheduler):
 
 
 def test_unreachable_scheduler_is_a_parameter_error(tmp_path):
-    addr = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    addr = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
     with pytest.raises(ParameterError) as e:
         run_sweep(SPEC, tmp_path, scheduler=addr)
     assert e.value.param == "--scheduler" and "cannot reach" in e.value.message
