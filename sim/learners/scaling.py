@@ -146,6 +146,7 @@ class ScalingLearner:
         from scipy.optimize import brentq
 
         from theory.scaling import excess_loss, get_fit, scaled_excess_loss
+        from theory.tensor import exact_theta_for_tuples
 
         f = get_fit(self.fit)
         s = self.scales()[i]
@@ -153,7 +154,7 @@ class ScalingLearner:
         t = float(theta[i])
         if not 0.0 < t < 1.0:
             return float("nan")
-        ratio = (1.0 - np.sqrt(1.0 - t)) / t
+        ratio = float(exact_theta_for_tuples(t, 2)) / t  # theta(m x) / theta(x)
         d0 = float(excess_loss(f, s.params, s.tokens))
 
         def gap(lm):
