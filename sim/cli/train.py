@@ -84,12 +84,14 @@ def _defaults_help() -> str:
               help="Folder the run folder <run-id>/ is written into.")
 @click.option("--run-id", default=None, help="Name of the run folder [default: time + hash].")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--yes", is_flag=True,
+              help="Go on even when the ladder is estimated above an hour of training.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object (run summary, models, timings); no progress bar.")
 @click.pass_context
 def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, bits_per_skill,
           corpus_seed, widths, n_datas, steps, batch, lr, weight_decay, seeds, workers,
-          scheduler, device, n_boot, out, run_id, no_plots, as_json):
+          scheduler, device, n_boot, out, run_id, no_plots, yes, as_json):
     """Train a ladder of small networks on a learnable corpus and measure them.
 
     Each rung is a model of width w (N parameters) trained with AdamW on the first D pieces
@@ -104,6 +106,9 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         sim train --widths 8,32 --data 5000 --steps 500 --workers 2
 
     Writes OUT/<run-id>/ (as `sim measure`, with the trainer's facts in models.parquet).
+    A ladder whose widest model, minibatch or corpus cannot fit in memory is refused before
+    anything starts, and so is one estimated above an hour of training unless --yes
+    (`sim.learners.trained.cost`).
     """
     import sys
     import time
@@ -161,15 +166,24 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     # everything checked before the corpus is drawn or anything trained
     ladder_cells(widths, n_datas, seeds, n_train=n_train)
     check_settings(steps, batch, lr, weight_decay, workers, scheduler)
+    from sim.learners.trained.cost import CorpusShape, check_ladder
     from sim.learners.trained.train import resolve_device
 
     resolve_device(device)
     if corpus_dir is None:
-        from sim.corpus import CorpusConfig, make_corpus
+        from sim.corpus import CorpusConfig
 
         fields = dict(defaults["corpus"], **given)
         cfg = CorpusConfig(task=task, n_pieces=max(int(d) for d in n_datas), seed=corpus_seed,
                            **fields).validated()
+        shape = CorpusShape.from_config(cfg)
+    else:
+        shape = CorpusShape.from_corpus(corpus)
+    check_ladder(shape, widths, n_datas, seeds, steps, batch, workers=workers,
+                 scheduler=scheduler, device=device, yes=yes, defaults=defaults)
+    if corpus_dir is None:
+        from sim.corpus import make_corpus
+
         corpus = make_corpus(cfg)
     corpus_s = time.perf_counter() - t0
 

@@ -74,11 +74,11 @@ class ModelSpec:
 
 
 def param_count(spec: ModelSpec) -> int:
-    """N(w), the exact number of parameters (module docstring's formulas)."""
-    w, s, v = spec.width, spec.n_skills, spec.n_values
-    if spec.task == "slots":
-        return 3 * w * w + (s + 2 * v + 2) * w + v
-    return (s + spec.n_bits + 2) * w + 1
+    """N(w), the exact number of parameters (module docstring's formulas, kept jax-free in
+    `sim.learners.trained.cost.n_params` for the size checks made before jax starts)."""
+    from sim.learners.trained.cost import n_params
+
+    return n_params(spec.task, spec.n_skills, spec.n_values, spec.n_bits, spec.width)
 
 
 def tree_size(params) -> int:
