@@ -30,7 +30,9 @@ def quick_rows(quick_ticks):
 def test_quick_battery_every_prediction_holds(quick_rows):
     failed = [f"{r.name}: {r.detail}" for r in quick_rows if not r.passed]
     assert not failed, failed
-    assert chk.totals(quick_rows) == {"passed": len(quick_rows), "failed": 0, "ok": True}
+    # and every row applies: at seed 0 the quick battery's order rows all test something
+    assert chk.totals(quick_rows) == {"passed": len(quick_rows), "failed": 0,
+                                      "not_applicable": 0, "ok": True}
 
 
 @pytest.mark.slow
@@ -73,25 +75,57 @@ def test_cli_quick_json_exit_zero_and_deterministic(cli_runner, quick_rows):
 
 
 def test_cli_human_output_and_exit_codes(cli_runner, monkeypatch):
-    """One aligned line per row, a final 'N passed, M failed'; exit 1 when a row fails."""
+    """One aligned line per row, a final 'N passed, M failed, K n/a'; exit 1 when a row fails,
+    0 when the rows pass or are n/a (a premise that does not apply is not a failure)."""
+    na = chk.CheckResult("order", "zipf:1.1 k=2 theta=0.05", chk.NA, math.nan, "<=", math.nan,
+                         0.5, "the theorem applies at no set")
     rows = [
-        chk.CheckResult("bound", "uniform k=2 random theta=0.05", True, 1.1, "<=", 9.5, 0.0,
+        chk.CheckResult("bound", "uniform k=2 random theta=0.05", chk.PASS, 1.1, "<=", 9.5, 0.0,
                         "fine"),
-        chk.CheckResult("doubling", "uniform k=2", False, 12.0, "~=", 8.0, 0.2, "off by 50%"),
+        na,
+        chk.CheckResult("doubling", "uniform k=2", chk.FAIL, 12.0, "~=", 8.0, 0.2,
+                        "off by 50%"),
     ]
     monkeypatch.setattr(chk, "run_battery", lambda quick, seed, progress=None: rows)
     code, out, _ = cli_runner("check", "--quick")
     assert code == 1
     lines = out.strip().splitlines()
-    assert lines[-1] == "1 passed, 1 failed"
+    assert lines[-1] == "1 passed, 1 failed, 1 n/a"
     body = lines[1:-1]
-    assert len(body) == 2
-    assert body[0].startswith("PASS") and body[1].startswith("FAIL")
-    assert body[0].index("<=") == body[1].index("~=")  # aligned columns
-    assert "off by 50%" in body[1]
-    monkeypatch.setattr(chk, "run_battery", lambda quick, seed, progress=None: rows[:1])
+    assert len(body) == 3
+    assert body[0].startswith("PASS") and body[1].startswith("n/a ") and body[2].startswith("FAIL")
+    assert body[0].index("<=") == body[1].index("<=") == body[2].index("~=")  # aligned columns
+    assert "off by 50%" in body[2] and "applies at no set" in body[1]
+    # pass + n/a: the command succeeds, in both formats
+    monkeypatch.setattr(chk, "run_battery", lambda quick, seed, progress=None: rows[:2])
+    code, out, _ = cli_runner("check", "--quick")
+    assert code == 0 and out.strip().splitlines()[-1] == "1 passed, 0 failed, 1 n/a"
     code, out, _ = cli_runner("check", "--quick", "--json")
-    assert code == 0 and json.loads(out)["passed"] == 1
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True
+    assert (doc["passed"], doc["failed"], doc["not_applicable"]) == (1, 0, 1)
+    assert [r["status"] for r in doc["rows"]] == ["pass", "n/a"]
+    # the failing row still fails the JSON form
+    monkeypatch.setattr(chk, "run_battery", lambda quick, seed, progress=None: rows)
+    code, out, _ = cli_runner("check", "--quick", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and doc["failed"] == 1
+    assert [r["status"] for r in doc["rows"]] == ["pass", "n/a", "fail"]
+
+
+def test_totals_and_status_values():
+    def row(status):
+        return chk.CheckResult("order", f"c{status}", status, 1.0, "<=", 2.0, 0.0, "d")
+
+    rows = [row(chk.PASS), row(chk.NA), row(chk.NA)]
+    assert chk.totals(rows) == {"passed": 1, "failed": 0, "not_applicable": 2, "ok": True}
+    assert chk.totals(rows + [row(chk.FAIL)])["ok"] is False
+    r = row(chk.NA)
+    assert not r.passed and not r.failed and not r.applicable
+    assert row(chk.FAIL).failed and row(chk.PASS).passed
+    for bad in (True, False, "PASS", "na"):  # only the three statuses
+        with pytest.raises(ValueError, match="status"):
+            row(bad)
 
 
 @pytest.mark.parametrize("args", [("--seed", "-1"), ("--seed", "x"), ("--quik",)])
@@ -256,18 +290,66 @@ def test_check_order_passes_and_fails():
     rand = _fake([1.0, 1.0, 1.0], failure="random", f=np.full(100, 0.1))
     adv = _fake([6.0, 2.5, 1.0], beta_adv=[6.0, 2.6, 1.0])
     ok = chk.check_order(rand, adv, "uniform", 4, 100, 100_000)
-    assert ok.passed and ok.bound == pytest.approx(bf)
-    # the adversary above the theorem
+    assert ok.status == chk.PASS and ok.bound == pytest.approx(bf)
+    # the adversary above the theorem, where the theorem applies: FAIL, not n/a
     high = _fake([6.0, 2.5, 1.0], beta_adv=[6.0, 1.01 * bf, 1.0])
-    assert not chk.check_order(rand, high, "uniform", 4, 100, 100_000).passed
+    assert chk.check_order(rand, high, "uniform", 4, 100, 100_000).status == chk.FAIL
     # random above the adversary by more than the allowance
     f = np.full(100, 0.1)
     f[:20] = 0.5  # the top 20% of skills fail at 5 theta
     hot = _fake([1.0, 1.0, 1.0], failure="random", f=f)
-    assert not chk.check_order(hot, adv, "uniform", 4, 100, 100_000).passed
-    # nothing to order: the row fails rather than pass vacuously
+    assert chk.check_order(hot, adv, "uniform", 4, 100, 100_000).status == chk.FAIL
+    # the theorem applies but beta_adv was measured nowhere: the row fails rather than pass
+    # vacuously (the premise holds; the instrument tested nothing)
     nowhere = _fake([6.0, 2.5, 1.0], beta_adv=[np.nan] * 3)
-    assert not chk.check_order(rand, nowhere, "uniform", 4, 100, 100_000).passed
+    r = chk.check_order(rand, nowhere, "uniform", 4, 100, 100_000)
+    assert r.status == chk.FAIL and "undefined" in r.detail
+
+
+def test_check_order_not_applicable_when_the_theorem_applies_at_no_set():
+    """Every set of the adversary is heavier than alpha_max(theta, k): beta*_finite is
+    infinite at all of them, so there is nothing to order and the row is n/a — even with
+    numbers that would violate the ordering if the theorem applied (random far above the
+    adversary). The same numbers at sets where the theorem applies FAIL."""
+    from theory.bounds import alpha_max, beta_star_finite
+
+    theta, k = 0.1, 2
+    heavy = (0.3, 0.5, 0.9)
+    assert min(heavy) > alpha_max(theta, k)  # the premise fails at every set
+    assert not np.isfinite(beta_star_finite(theta, k, np.array(heavy), 100, 100_000,
+                                            chk.FAILURE_PROB)).any()
+    f = np.full(100, theta)
+    f[:50] = 5 * theta  # random far above the adversary's beta_adv = 1
+    hot = _fake([1.0] * 3, alpha=heavy, theta=theta, failure="random", f=f)
+    adv = _fake([1.0] * 3, alpha=heavy, theta=theta, beta_adv=[1.0] * 3)
+    r = chk.check_order(hot, adv, "uniform", k, 100, 100_000)
+    assert r.status == chk.NA and not r.passed and not r.failed
+    assert "applies at no set" in r.detail and math.isnan(r.measured)
+    assert chk.totals([r])["ok"] is True
+    light = (0.05, 0.1, 0.9)  # the theorem applies at the first two sets
+    hot_l = _fake([1.0] * 3, alpha=light, theta=theta, failure="random", f=f)
+    adv_l = _fake([1.0] * 3, alpha=light, theta=theta, beta_adv=[1.0] * 3)
+    r = chk.check_order(hot_l, adv_l, "uniform", k, 100, 100_000)
+    assert r.status == chk.FAIL and "2 sets checked" in r.detail
+
+
+def test_check_order_not_applicable_on_real_zipf_sets():
+    """The case of `sim check --seed 12` in small: Zipf(1.1) skills, k = 2, small theta. The
+    most frequent skill alone carries more than alpha_max(0.03, 2) of the edges, so every set
+    of the adversary is too heavy for the theorem: the order row is n/a. At theta = 0.2
+    (alpha_max larger) the same graph's lightest set is ordered and passes."""
+    from theory.bounds import alpha_max
+
+    g = skill_graph(100, 20_000, 2, skill_dist="zipf:1.1", seed=12)
+    gm = chk.measure_graph(g, (0.2, 0.03), (0.2,), seed=12, failures=("random", "adversarial"),
+                           adversary_alphas=(0.05, 0.3))
+    assert alpha_max(0.03, 2) < gm.z_measure.min() < alpha_max(0.2, 2)
+    r = chk.check_order(gm.by_failure["random"][1], gm.by_failure["adversarial"][1],
+                        "zipf:1.1", 2, 100, 20_000)
+    assert r.status == chk.NA, r.detail
+    r = chk.check_order(gm.by_failure["random"][0], gm.by_failure["adversarial"][0],
+                        "zipf:1.1", 2, 100, 20_000)
+    assert r.status == chk.PASS, r.detail
 
 
 def test_check_order_on_real_sets(small_meas):
@@ -413,7 +495,9 @@ def test_doubling_rows_on_real_runs(tiny_settings):
 
 
 def test_check_result_dict_roundtrip():
-    r = chk.CheckResult("bound", "uniform k=2 random theta=0.1", True, 1.0, "<=", 2.0, 0.0, "d")
+    r = chk.CheckResult("bound", "uniform k=2 random theta=0.1", chk.NA, 1.0, "<=", 2.0, 0.0,
+                        "d")
     d = r.to_dict()
+    assert d["status"] == "n/a" and "passed" not in d
     assert d["name"] == "bound uniform k=2 random theta=0.1"
     assert {k: v for k, v in d.items() if k != "name"} == dataclasses.asdict(r)

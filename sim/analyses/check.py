@@ -32,6 +32,13 @@ able to fail:
    for k → 2k must be ``holds=False``. The row passes when the instrument detects the violation
    (on uniform skills: see `battery_settings`).
 
+Every row has one of three statuses (`STATUSES`): ``"pass"`` (the prediction held),
+``"fail"`` (it was tested and did not hold, or the instrument could not test it) or ``"n/a"``
+(its premise does not hold on this case, so there is nothing to test: an ``order`` row where
+Theorem 8's finite-size bound is infinite at every set of the adversary — e.g. Zipf skills
+whose most frequent skill alone outweighs alpha_max). A row that is n/a is neither passed nor
+failed; `totals` counts it apart and it does not make the battery fail.
+
 Everything is a pure function of the seed: the same seed gives the same rows, bit for bit.
 `run_battery` returns the rows (`CheckResult`); ``sim check`` prints them.
 """
@@ -49,6 +56,7 @@ from theory.errors import check_int_at_least, check_open_unit
 
 __all__ = [
     "CheckResult",
+    "status_of",
     "BatterySettings",
     "ThetaMeasurement",
     "GraphMeasurement",
@@ -70,6 +78,10 @@ __all__ = [
     "n_steps",
     "totals",
     "PREDICTIONS",
+    "PASS",
+    "FAIL",
+    "NA",
+    "STATUSES",
     "FAILURE_PROB",
     "ORDER_SE",
     "READINGS_Z",
@@ -85,6 +97,10 @@ ORDER_SE = 5.0
 READINGS_Z = 5.0
 #: the prediction names, in the order rows are reported
 PREDICTIONS = ("bound", "order", "readings", "doubling", "doubling-detects")
+#: the statuses of a row: the prediction held / did not hold (or could not be tested) / its
+#: premise does not apply to the case (nothing to test; counted apart, never a failure)
+PASS, FAIL, NA = "pass", "fail", "n/a"
+STATUSES = (PASS, FAIL, NA)
 #: the failure models of prediction 3
 READING_MODELS = ("random", "compositional")
 #: pieces the skill model's weaknesses are calibrated on (the measured theta is what counts)
@@ -99,7 +115,8 @@ class CheckResult:
     ----------
     prediction : one of `PREDICTIONS`.
     case : the case, e.g. ``"uniform k=4 adversarial theta=0.1"``.
-    passed : whether the prediction held.
+    status : one of `STATUSES`: `PASS`, `FAIL` or `NA` (the prediction's premise does not
+        apply to the case: nothing was tested; neither passed nor failed).
     measured : the measured value at the worst point of the case (e.g. beta_emp).
     relation : how measured is compared with bound: ``"<="``, ``">"`` or ``"~="`` (within
         tolerance).
@@ -110,12 +127,31 @@ class CheckResult:
 
     prediction: str
     case: str
-    passed: bool
+    status: str
     measured: float
     relation: str
     bound: float
     tolerance: float
     detail: str
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}; got {self.status!r}")
+
+    @property
+    def passed(self) -> bool:
+        """The prediction was tested and held."""
+        return self.status == PASS
+
+    @property
+    def failed(self) -> bool:
+        """The prediction was tested and did not hold, or could not be tested."""
+        return self.status == FAIL
+
+    @property
+    def applicable(self) -> bool:
+        """The prediction's premise holds on this case (status is not `NA`)."""
+        return self.status != NA
 
     @property
     def name(self) -> str:
@@ -200,6 +236,11 @@ def battery_settings(quick: bool = False, seed: int = 0) -> BatterySettings:
         n_tuples=2000, pieces_per_tuple=32, doubling_params=_log_grid(1e8, 1e12, 13),
         doubling_n_skills=1000, doubling_n_texts=200_000, doubling_n_tuples=2000,
         doubling_pieces_per_tuple=32, detect_dists=("uniform",))
+
+
+def status_of(held: bool) -> str:
+    """`PASS` if `held`, else `FAIL` (for a row whose prediction applies)."""
+    return PASS if held else FAIL
 
 
 def _log_grid(lo: float, hi: float, n: int) -> tuple[float, ...]:
@@ -546,8 +587,8 @@ def check_readings(meas: ReadingsMeasurement, dist: str) -> CheckResult:
     if drop is not None:
         detail += (f"; pieces reading for k' > k drops up to {drop[0]:.3f} below 1 - theta "
                    f"(k'={drop[1]}, theta={drop[2]:g})")
-    return CheckResult("readings", _case(dist, meas.k, meas.model), bool(z <= READINGS_Z),
-                       comp, "~=", expected, READINGS_Z * se, detail)
+    return CheckResult("readings", _case(dist, meas.k, meas.model),
+                       status_of(z <= READINGS_Z), comp, "~=", expected, READINGS_Z * se, detail)
 
 
 # --------------------------------------------------------------------------- the predictions
@@ -589,7 +630,7 @@ def check_bound(m: ThetaMeasurement, dist: str, k: int, n_skills: int,
               f"theorem at {int(thm.sum())}/{len(bf)} alphas, worst Markov ratio {mk}; "
               f"theta={m.theta[i]:.4g}")
     return CheckResult("bound", _case(dist, k, m.failure, m.theta_target),
-                       bool(ok.any() and holds.all()), float(m.beta_emp[i]), "<=",
+                       status_of(ok.any() and holds.all()), float(m.beta_emp[i]), "<=",
                        float(bound[i]), 0.0, detail)
 
 
@@ -603,6 +644,12 @@ def check_order(rand: ThetaMeasurement, adv: ThetaMeasurement, dist: str, k: int
     allowance, and beta_adv is at most beta_star_finite. The row reports the point with the
     smallest relative slack of the two inequalities; the detail also gives the measured
     adversary's beta_emp there.
+
+    Status: `NA` when the theorem applies at no set (beta_star_finite infinite at every
+    Z_a's measure — only Markov's bound, which prediction 1 checks — e.g. Zipf skills whose
+    smallest reachable set outweighs alpha_max): there is nothing to order. `FAIL` when it
+    applies somewhere but beta_adv is undefined at every such set (nothing measured), or
+    when an inequality is violated at a set where it applies.
     """
     from sim.measure.skills import beta_emp
 
@@ -611,11 +658,19 @@ def check_order(rand: ThetaMeasurement, adv: ThetaMeasurement, dist: str, k: int
     tol = order_allowance(theta, rand.degrees)
     r = np.atleast_1d(beta_emp(rand.failure_rate, rand.share, rand.theta[0], adv.alpha_eff))
     ba = adv.beta_adv
-    thm = np.isfinite(bf) & np.isfinite(ba)
+    applies = np.isfinite(bf)
+    thm = applies & np.isfinite(ba)
     case = _case(dist, k, None, theta)
+    if not applies.any():
+        a = np.asarray(adv.alpha_eff)
+        return CheckResult("order", case, NA, float("nan"), "<=", float("nan"), tol,
+                           f"the theorem applies at no set of the adversary (beta*_finite "
+                           f"infinite at all {a.size} sets, alpha={a.min():.3g}..{a.max():.3g}"
+                           f"): nothing to order")
     if not thm.any():
-        return CheckResult("order", case, False, float("nan"), "<=", float("nan"), tol,
-                           "the theorem applies at no set of the adversary: nothing ordered")
+        return CheckResult("order", case, FAIL, float("nan"), "<=", float("nan"), tol,
+                           f"beta_adv undefined at all {int(applies.sum())} sets where the "
+                           f"theorem applies: nothing measured")
     lower_ok = r[thm] <= ba[thm] + tol
     upper_ok = ba[thm] <= bf[thm] * (1 + 1e-12)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -625,7 +680,7 @@ def check_order(rand: ThetaMeasurement, adv: ThetaMeasurement, dist: str, k: int
     detail = (f"at alpha={adv.alpha_eff[i]:.3g}: random {r[i]:.3f} <= beta_adv "
               f"{ba[i]:.3f} (+{tol:.3f}) <= beta*_finite {bf[i]:.3f} (measured adversary "
               f"beta_emp {adv.beta_emp[i]:.3f}); {int(thm.sum())} sets checked")
-    return CheckResult("order", case, bool(lower_ok.all() and upper_ok.all()), float(ba[i]),
+    return CheckResult("order", case, status_of(lower_ok.all() and upper_ok.all()), float(ba[i]),
                        "<=", float(bf[i]), tol, detail)
 
 
@@ -666,7 +721,7 @@ def check_doubling(doubling: dict, case: str) -> CheckResult:
     readings = sorted({v["reading"] for v in vs})
     missing = [r for r in readings if not any(v["reading"] == r for v in judged)]
     if not judged or missing:
-        return CheckResult("doubling", case, False, float("nan"), "<=", float("nan"), 0.0,
+        return CheckResult("doubling", case, FAIL, float("nan"), "<=", float("nan"), 0.0,
                            f"no judged verdict for reading(s) {', '.join(missing) or 'any'} "
                            f"({len(vs)} verdicts)")
 
@@ -684,7 +739,8 @@ def check_doubling(doubling: dict, case: str) -> CheckResult:
               + f"; worst {w['reading']} {w['from_k']}->{w['to_k']}: judged m "
               f"{_fmt_m(jm)} vs predicted {w['predicted_median']:.3g} "
               f"(+{100 * VERDICT_TOL:.0f}%)")
-    return CheckResult("doubling", case, not bad, math.inf if jm is None else float(jm), "<=",
+    return CheckResult("doubling", case, status_of(not bad),
+                       math.inf if jm is None else float(jm), "<=",
                        float(w["predicted_median"]) * (1 + VERDICT_TOL), VERDICT_TOL, detail)
 
 
@@ -703,7 +759,7 @@ def check_doubling_detects(doubling: dict, k: int, case: str) -> CheckResult:
               if v["reading"] == "pieces" and v["from_k"] == k and v["to_k"] == 2 * k), None)
     if v is None or v.get("holds") is None:
         why = "no such verdict" if v is None else "not judged (the grid never reaches it)"
-        return CheckResult("doubling-detects", case, False, float("nan"), ">", float("nan"),
+        return CheckResult("doubling-detects", case, FAIL, float("nan"), ">", float("nan"),
                            VERDICT_TOL, f"pieces {k}->{2 * k}: {why}")
     jm = v.get("judged_median")
     bound = float(v["predicted_median"]) * (1 + VERDICT_TOL)
@@ -713,7 +769,7 @@ def check_doubling_detects(doubling: dict, k: int, case: str) -> CheckResult:
               f"{v['predicted_median']:.3g} (+{100 * VERDICT_TOL:.0f}%): "
               + ("violation detected" if not v["holds"] else "NOT detected (verdict holds)")
               + (f"; other failing verdicts: {', '.join(others)}" if others else ""))
-    return CheckResult("doubling-detects", case, not v["holds"],
+    return CheckResult("doubling-detects", case, status_of(not v["holds"]),
                        math.inf if jm is None else float(jm), ">", bound, VERDICT_TOL, detail)
 
 
@@ -784,6 +840,7 @@ def n_steps(quick: bool = False) -> int:
 
 
 def totals(rows: list[CheckResult]) -> dict:
-    """``{"passed": N, "failed": M, "ok": M == 0}``."""
-    passed = sum(r.passed for r in rows)
-    return {"passed": passed, "failed": len(rows) - passed, "ok": passed == len(rows)}
+    """``{"passed": N, "failed": M, "not_applicable": K, "ok": M == 0}``: rows that are n/a
+    (`NA`) are counted apart and do not make the battery fail."""
+    n = {st: sum(r.status == st for r in rows) for st in STATUSES}
+    return {"passed": n[PASS], "failed": n[FAIL], "not_applicable": n[NA], "ok": n[FAIL] == 0}

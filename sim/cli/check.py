@@ -1,9 +1,11 @@
 """`sim check`: validate the simulator against the theory's predictions (docs/theory.md §4–6).
 
 A thin skin over `sim.analyses.check.run_battery`: one aligned line per prediction and case
-(PASS/FAIL, the measured value, the bound, the worst point), a final line
-"N passed, M failed", and exit code 1 if anything failed. ``--json`` prints one JSON object
-with the settings, every row and the totals. ``--quick`` is the battery CI runs.
+(PASS, FAIL or n/a — the prediction's premise does not apply to the case —, the measured
+value, the bound, the worst point), a final line "N passed, M failed, K n/a", and exit code 1
+if anything failed (n/a rows never fail the command). ``--json`` prints one JSON object with
+the settings, every row (its ``status``: ``"pass"``, ``"fail"`` or ``"n/a"``) and the totals.
+``--quick`` is the battery CI runs.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ def check(quick, as_json, seed):
     doubling-detects  the compositional learner's pieces verdict k -> 2k does NOT
                       hold (the instrument detects the violation).
 
-    Exit code 0 when every prediction holds, 1 otherwise (2 for bad input). The full battery
-    (1000 skills, 1e6 texts) takes about a minute.
+    A row is n/a when its premise does not apply to the case (an order row where the theorem
+    gives a finite bound at no set of the adversary): nothing is tested there, and it does
+    not count as a failure. Exit code 0 when no prediction fails, 1 otherwise (2 for bad
+    input). The full battery (1000 skills, 1e6 texts) takes about a minute.
     """
     from sim.analyses.check import battery_settings, n_steps, run_battery, totals
 
@@ -69,6 +73,11 @@ def check(quick, as_json, seed):
 
 
 def _print_human(settings, rows, tot) -> None:
+    from sim.analyses.check import FAIL, NA, PASS
+
+    label = {PASS: click.style("PASS", fg="green"),  # 4 characters each: aligned columns
+             FAIL: click.style("FAIL", fg="red", bold=True),
+             NA: click.style("n/a ", fg="yellow")}
     s = settings
     click.echo(f"sim check{' --quick' if s.quick else ''}: {s.n_skills} skills, "
                f"{s.n_texts:.3g} texts, seed {s.seed}; skills {', '.join(s.skill_dists)}; "
@@ -78,11 +87,9 @@ def _print_human(settings, rows, tot) -> None:
     wm = max(len(_num(r.measured)) for r in rows)
     wb = max(len(_num(r.bound)) for r in rows)
     for r in rows:
-        status = click.style("PASS", fg="green") if r.passed else click.style("FAIL", fg="red",
-                                                                              bold=True)
-        click.echo(f"{status}  {r.prediction:<{wp}}  {r.case:<{wc}}  {_num(r.measured):>{wm}} "
-                   f"{r.relation} {_num(r.bound):<{wb}}  {r.detail}")
-    click.echo(f"{tot['passed']} passed, {tot['failed']} failed")
+        click.echo(f"{label[r.status]}  {r.prediction:<{wp}}  {r.case:<{wc}}  "
+                   f"{_num(r.measured):>{wm}} {r.relation} {_num(r.bound):<{wb}}  {r.detail}")
+    click.echo(f"{tot['passed']} passed, {tot['failed']} failed, {tot['not_applicable']} n/a")
 
 
 class _progress:
