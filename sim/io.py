@@ -27,6 +27,7 @@ __all__ = [
     "atomic_open",
     "atomic_write_bytes",
     "atomic_write_text",
+    "write_png",
     "write_parquet",
     "atomic_dir",
     "temp_path",
@@ -143,6 +144,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """`atomic_write_bytes` for UTF-8 text."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_png(fig, path: str | os.PathLike, *, dpi: int = 150, **savefig_kwargs) -> Path:
+    """Render the matplotlib figure `fig` as a PNG in memory, close it, and write it to `path`
+    atomically (`atomic_write_bytes`): an interrupt never leaves a partial PNG.
+
+    The PNG carries no "Software" text chunk (``metadata={"Software": None}``), so its bytes
+    depend on the figure alone, not on the matplotlib version. `savefig_kwargs` go to
+    ``fig.savefig`` (e.g. ``bbox_inches="tight"``). The figure is closed even if rendering
+    fails.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **savefig_kwargs)
+    finally:
+        plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def write_json(path: str | os.PathLike, obj) -> Path:

@@ -461,3 +461,53 @@ def test_summary_without_doubling_verdicts(tmp_path):
     text = (res.folder / "summary.md").read_text()
     assert "No doubling verdicts" in text
     assert (res.folder / "doubling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _png_text_keys(data: bytes) -> list[bytes]:
+    """The keywords of a PNG's tEXt chunks (walks the chunk list: length, type, data, CRC)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    keys, i = [], 8
+    while i < len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        if kind == b"tEXt":
+            keys.append(data[i + 8:i + 8 + n].split(b"\0")[0])
+        i += 12 + n
+    return keys
+
+
+def test_summary_plots_atomic_and_without_software_stamp(tmp_path, monkeypatch):
+    """The sweep's PNGs go through `sim.io.write_png`: an interrupt while matplotlib writes
+    leaves no PNG (partial or whole) and no temporary file; a finished PNG carries no
+    "Software" chunk (its bytes do not depend on the matplotlib version), and the same tables
+    give the same bytes."""
+    import matplotlib.figure
+
+    from sim.sweep.plots import SUMMARY_FILES, write_summary
+
+    res = run_sweep({"k": [2, 4], **SMALL}, tmp_path / "s", cell_fn=fake_cell, summary=False)
+    runs, dbl = collect(res.grid, res.folder)
+    real = matplotlib.figure.Figure.savefig
+
+    def interrupted(self, fname, *args, **kwargs):
+        real(self, fname, *args, **kwargs)  # the bytes are out, then the interrupt comes
+        raise KeyboardInterrupt
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_summary(broken, res.grid, runs, dbl, "x")
+    assert list(broken.iterdir()) == []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", real)
+    pngs = [n for n in SUMMARY_FILES if n.endswith(".png")]
+    written = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        out.mkdir()
+        write_summary(out, res.grid, runs, dbl, "x")
+        written.append({n: (out / n).read_bytes() for n in pngs})
+        assert sorted(p.name for p in out.iterdir()) == sorted(SUMMARY_FILES)  # no leftovers
+    assert written[0] == written[1]
+    for n, data in written[0].items():
+        assert b"Software" not in _png_text_keys(data), n

@@ -23,14 +23,10 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    import io
+    """150 dpi PNG, written atomically with deterministic bytes (`sim.io.write_png`)."""
+    from sim.io import write_png
 
-    from sim.io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=150)
-    _pyplot().close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return write_png(fig, path, dpi=150)
 
 
 def _pick_scales(n: int, m: int = 4) -> list[int]:

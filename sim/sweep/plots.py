@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from sim.io import write_png
+
 __all__ = ["write_summary", "configuration_labels", "doubling_columns", "SUMMARY_FILES"]
 
 #: what `write_summary` writes, in order
@@ -111,9 +113,7 @@ def _plot_competence(runs, grid, path: Path) -> Path:
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Skill competence against scale (line: median over seeds; band: seed min-max)")
     fig.tight_layout()
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
 def doubling_columns(doubling, field: str = "measured") -> list[tuple[str, int, int, str]]:
@@ -186,9 +186,7 @@ def _plot_doubling(doubling, grid, path: Path) -> Path:
                   "2k'-tuples reach the competence of k'-tuples; log)", fontsize=9)
     fig.suptitle("10x scale doubles k? Measured multiplier of each doubling k' -> 2k'")
     fig.tight_layout()
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
 def _plot_tightness(runs, grid, path: Path) -> Path:
@@ -228,9 +226,7 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
 def _fmt(x, nd=3) -> str:
