@@ -327,10 +327,13 @@ def graph_memory_bytes(n_skills: int, uniform: bool = True, threads: int | None 
 def run_memory_bytes(n_skills: int, n_scales: int, n_tuples: int, kprimes=(1, 2, 4, 8),
                      uniform: bool = True, threads: int | None = None) -> float:
     """Memory of a `sim run`: the graph (`graph_memory_bytes`), its per-skill tables at every
-    scale, and the sampled k'-tuples (int64, with a sorted copy and an index)."""
+    scale, the sampled k'-tuples (int64, with a sorted copy and an index) and their level
+    counts (two int64 copies per thread and scale)."""
+    threads = numba_threads() if threads is None else int(threads)
     return (graph_memory_bytes(n_skills, uniform, threads)
             + float(n_skills) * RUN_SKILL_BYTES_PER_SCALE * float(n_scales)
-            + float(n_tuples) * float(sum(kprimes)) * 8 * 3)
+            + float(n_tuples) * float(sum(kprimes)) * 8 * 3
+            + float(n_tuples) * len(kprimes) * 16.0 * threads * (n_scales + 1))
 
 
 def corpus_bytes(n_pieces: int, k: int, n_test: int = 0, wide_sizes=(), wide_pieces: int = 0,

@@ -9,6 +9,7 @@ import pytest
 from sim.engine.graph import skill_graph
 from sim.engine.kernels import RandomFailure, count_failures, mark_cooccurring, z_histogram
 from sim.engine.passes import (
+    DENSE_MAX_SKILLS,
     ScaleRules,
     count_pass,
     count_pass_np,
@@ -58,6 +59,33 @@ def test_count_pass_equals_numpy_twin(dist, iid, kind):
     # the last 60 tuples are pieces of the range itself: each is found at least once
     held = idx.size[-60:] >= 2
     assert (a.tuple_levels[-60:][held].sum(axis=1) >= 1).all()
+
+
+@pytest.mark.parametrize("n_skills,iid", [(300, False), (300, True), (DENSE_MAX_SKILLS + 1,
+                                                                       False)])
+def test_tuple_filters_never_miss_a_held_set(n_skills, iid):
+    # The dense filters (pair bits, the Bloom filter of whole pieces, the first/last-pair
+    # bits of mid-sized sets) may only let extra pieces through, never drop one that holds a
+    # queried set; above DENSE_MAX_SKILLS every set goes through the hash table. Queried sets
+    # are mostly taken from the graph's own pieces (so they are held), in each size the
+    # filters treat differently, and the counts must equal the numpy twin's exactly.
+    g = skill_graph(n_skills, 4000, 4, replace=iid, seed=8)
+    sk = g.skills(0, 4000).astype(np.int64)
+    rng = np.random.default_rng(9)
+    pick = rng.choice(4000, 300, replace=False)
+    pairs = sk[pick[:100]][:, :2]
+    triples = sk[pick[100:200]][:, 1:4]
+    wholes = sk[pick[200:]]
+    idx = tuple_index([pairs, triples, wholes, rng.integers(0, n_skills, (100, 4))],
+                      n_skills, 4)
+    rules = ScaleRules("random", stream_key(2, "failure"), 5, theta=THETA)
+    a = count_pass(g, rules, index=idx)
+    b = count_pass_np(g, rules, index=idx)
+    np.testing.assert_array_equal(a.tuple_levels, b.tuple_levels)
+    held = a.tuple_levels[:300].sum(axis=1)
+    assert (held[idx.size[:300] >= 2] >= 1).all()
+    dense = n_skills <= DENSE_MAX_SKILLS
+    assert (idx.pair_bits is not None) == dense and (idx.bloom is not None) == dense
 
 
 def test_counts_add_over_ranges_and_do_not_depend_on_threads():

@@ -134,21 +134,37 @@ class TupleIndex:
     """Sampled k'-tuples looked up while the pass walks the pieces.
 
     ``rows`` int64[n_q, w] holds each tuple's distinct skills, sorted, −1-padded; ``size`` its
-    number of distinct skills. For |S| <= `DENSE_MAX_SKILLS`, every ordered pair of skills has
-    two flag bits in ``flags`` (250 kB for |S| = 1000: it stays in cache, and most of a
-    piece's pairs stop there): bit 0 "this pair is queried" — its row is then in the symmetric
-    dense table ``pair_row`` (int32, −1 = none) — and bit 1 "this pair begins a queried larger
-    set". Larger sets are found through an open-addressing hash table (``tab``: slot → row, −1
-    empty) of a 64-bit mix of their sorted skills, verified against ``rows``, and only
-    completed from a flagged pair, so a piece's skills are sorted only when some pair of it is
-    flagged. Above `DENSE_MAX_SKILLS` every size goes through the hash table. A set queried twice is
-    counted in its first row; ``canon`` maps every row to the row that holds its counts.
+    number of distinct skills; ``canon`` maps every row to the row that holds its counts (a set
+    queried twice is counted in its first row). Every set of 3+ skills (2+ above
+    `DENSE_MAX_SKILLS`) is found through an open-addressing hash table (``tab``: slot → row, −1
+    empty) of a 64-bit mix of its sorted skills, verified against ``rows``.
+
+    For |S| <= `DENSE_MAX_SKILLS` a piece first passes small filters that never miss a piece
+    holding a queried set and let almost every other piece go on at once (an OR of a few bits
+    that stay in cache; only pieces that pass are sorted and looked up):
+
+    - ``pair_bits``: one bit per ordered pair of skills, set for the queried pairs (125 kB for
+      |S| = 1000); their rows are found among a skill's queried partners, ``pair_nb[pair_ptr[a]
+      : pair_ptr[a + 1]]`` (rows in ``pair_rw``; both ways);
+    - ``whole``: sets of exactly k skills (the size of a training piece, which must then *be*
+      the set) are tested with a one-hash Bloom filter (``bloom``, 64 bits per set) of the sum
+      of per-skill 64-bit hashes ``skill_h`` over the piece (a sum: no sorting needed);
+    - ``mid_first`` and ``end_bits``: sets of 3..k−1 skills (i.i.d. tuples with a repeat, or
+      k' < k): a piece may hold one only if one of its skills is the smallest skill of such a
+      set (``mid_first``, one byte per skill) and it has both a pair that is the first two
+      skills of such a set and a pair that is the last two (two bits per ordered pair).
     """
 
     rows: np.ndarray
     size: np.ndarray
-    pair_row: np.ndarray
-    flags: np.ndarray
+    pair_ptr: np.ndarray
+    pair_nb: np.ndarray
+    pair_rw: np.ndarray
+    pair_bits: np.ndarray | None
+    mid_first: np.ndarray | None
+    end_bits: np.ndarray | None
+    skill_h: np.ndarray | None
+    bloom: np.ndarray | None
     tab: np.ndarray
     sizes: np.ndarray
     canon: np.ndarray
@@ -158,7 +174,9 @@ class TupleIndex:
         return int(self.rows.shape[0])
 
     def args(self):
-        return self.rows, self.size, self.pair_row, self.flags, self.tab, self.sizes
+        return (self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw,
+                self.pair_bits, self.mid_first, self.end_bits, self.skill_h, self.bloom,
+                self.tab, self.sizes)
 
 
 @njit(inline="always", cache=True)
@@ -207,23 +225,38 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
         size[at:at + b.shape[0]] = nd
         at += b.shape[0]
     dense = n_skills <= DENSE_MAX_SKILLS
-    pair_row = np.full((n_skills, n_skills) if dense else (1, 1), -1, dtype=np.int32)
-    flags = np.zeros((2 * n_skills * n_skills + 63) // 64 if dense else 1, dtype=np.uint64)
     look = (size >= 2) & (size <= k)
     hashed = np.flatnonzero(look & ((size > 2) | (not dense)))
     canon = np.arange(rows.shape[0], dtype=np.int64)
+    first = {}  # unordered queried pair -> the row that holds its counts
+    pair_bits = mid_first = end_bits = skill_h = bloom = None  # filters a set needs
     if dense:
-        for i in np.flatnonzero(look & (size == 2)):
-            a, b = rows[i, 0], rows[i, 1]
-            if pair_row[a, b] < 0:
-                pair_row[a, b] = pair_row[b, a] = i
-            canon[i] = pair_row[a, b]
-            for p in (a * n_skills + b, b * n_skills + a):
-                _set_bit(flags, 2 * p)
-        for i in hashed:
-            a, b = rows[i, 0], rows[i, 1]
-            for p in (a * n_skills + b, b * n_skills + a):
-                _set_bit(flags, 2 * p + 1)
+        pairs = np.flatnonzero(look & (size == 2))
+        for i in pairs:
+            canon[i] = first.setdefault((int(rows[i, 0]), int(rows[i, 1])), i)
+        if pairs.shape[0]:
+            pair_bits = np.zeros((n_skills * n_skills + 63) // 64, dtype=np.uint64)
+            for a, b in first:
+                _set_bit(pair_bits, a * n_skills + b)
+                _set_bit(pair_bits, b * n_skills + a)
+        mid = hashed[size[hashed] < k]
+        if mid.shape[0]:
+            mid_first = np.zeros(n_skills, dtype=np.uint8)
+            mid_first[rows[mid, 0]] = 1
+            end_bits = np.zeros((2 * n_skills * n_skills + 63) // 64, dtype=np.uint64)
+            for i in mid:
+                m = size[i]
+                for bit, (a, b) in ((0, rows[i, :2]), (1, rows[i, m - 2:m])):
+                    for p in (a * n_skills + b, b * n_skills + a):
+                        _set_bit(end_bits, 2 * p + bit)
+        whole = hashed[size[hashed] == k]
+        if whole.shape[0]:
+            skill_h = _skill_hashes(n_skills)
+            bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
+            for bit in _bloom_bit_np(h, bloom.shape[0]).tolist():
+                _set_bit(bloom, bit)
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -246,7 +279,35 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
             tab[j] = i
         canon[i] = tab[j]
     sizes = np.unique(size[hashed]).astype(np.int64)
-    return TupleIndex(rows, size, pair_row, flags, tab, sizes, canon)
+    # queried partners of every skill, both ways (CSR: a skill's partners share a cache line)
+    ends = np.array([(a, b, r) for (a, b), r in first.items()] +
+                    [(b, a, r) for (a, b), r in first.items()], dtype=np.int64).reshape(-1, 3)
+    ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
+    pair_ptr = np.zeros(n_skills + 1 if dense else 1, dtype=np.int64)
+    if dense:
+        pair_ptr[1:] = np.cumsum(np.bincount(ends[:, 0], minlength=n_skills))
+    pair_nb = np.ascontiguousarray(ends[:, 1], dtype=np.int32)
+    pair_rw = np.ascontiguousarray(ends[:, 2], dtype=np.int32)
+    return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, mid_first, end_bits,
+                      skill_h, bloom, tab, sizes, canon)
+
+
+def _skill_hashes(n_skills: int) -> np.ndarray:
+    """Per-skill 64-bit hashes whose sum over a piece keys the Bloom filter of whole sets."""
+    return mix64_np(np.arange(n_skills, dtype=np.uint64) * GOLDEN + GOLDEN)
+
+
+def _bloom_words(n_sets: int) -> int:
+    """64-bit words of a Bloom filter with at least 64 bits per set (a power of two)."""
+    words = 1
+    while words < max(1, n_sets):
+        words *= 2
+    return words
+
+
+def _bloom_bit_np(h: np.ndarray, words: int) -> np.ndarray:
+    return (np.asarray(h, dtype=np.uint64) >> np.uint64(64 - (64 * words).bit_length() + 1)
+            ).astype(np.int64)
 
 
 def _set_bit(bits: np.ndarray, i) -> None:  # bit i of a uint64 bitset
@@ -368,9 +429,9 @@ def levels_np(skills: np.ndarray, u: np.ndarray, rules: ScaleRules, n_skills: in
 
 
 @njit(inline="always", cache=True)
-def _flags(flags, p):
-    """The two flag bits of ordered pair number p."""
-    return (flags[p >> 5] >> np.uint64(2 * (p & 31))) & np.uint64(3)
+def _bit(bits, i):
+    """Bit i of a uint64 bitset, as a uint64 0 or 1."""
+    return (bits[i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
 
 
 @njit(inline="always", cache=True)
@@ -402,10 +463,18 @@ def _first(buf, j):
 
 
 @njit(inline="always", cache=True)
-def _count_pairs(buf, k, n, lvl, tl, pair_row, flags, replace):
+def _pair_row(a, b, pair_ptr, pair_nb, pair_rw):
+    """Row of the queried pair (a, b) (it is queried: its bit is set)."""
+    for i in range(pair_ptr[a], pair_ptr[a + 1]):
+        if pair_nb[i] == b:
+            return pair_rw[i]
+    return -1
+
+
+@njit(inline="always", cache=True)
+def _count_pairs(buf, k, n, lvl, tl, pair_ptr, pair_nb, pair_rw, pair_bits, replace):
     """Dense path: add `lvl` to every queried pair of the piece (unsorted skills; each
-    distinct pair once); return whether some pair begins a queried larger set."""
-    prefix = False
+    distinct pair once)."""
     for a in range(k):
         if replace and not _first(buf, a):
             continue
@@ -413,28 +482,33 @@ def _count_pairs(buf, k, n, lvl, tl, pair_row, flags, replace):
         for b in range(a + 1, k):
             if buf[b] == buf[a] or (replace and not _first(buf, b)):
                 continue
-            f = _flags(flags, row + buf[b])
-            if f & np.uint64(1):
-                tl[pair_row[buf[a], buf[b]], lvl] += 1
-            if f & np.uint64(2):
-                prefix = True
-    return prefix
+            if _bit(pair_bits, row + buf[b]):
+                tl[_pair_row(buf[a], buf[b], pair_ptr, pair_nb, pair_rw), lvl] += 1
 
 
 @njit(inline="always", cache=True)
-def _count_sets(d, nd, n, lvl, tl, flags, tab, sizes, rows, size, idx, dense):
-    """Add `lvl` to every indexed set of 3+ skills (2+ without the dense tables) that the
-    piece's sorted distinct skills d[:nd] hold, completing only flagged first pairs."""
-    for i0 in range(nd):
-        for i1 in range(i0 + 1, nd):
-            if dense and not (_flags(flags, d[i0] * n + d[i1]) & np.uint64(2)):
-                continue
-            idx[0] = i0
-            idx[1] = i1
-            for si in range(sizes.shape[0]):
-                m = sizes[si]
+def _count_sets(d, nd, n, lvl, tl, end_bits, tab, sizes, rows, size, idx):
+    """Add `lvl` to every indexed set (3+ skills; 2+ without the dense filters) that the
+    piece's sorted distinct skills d[:nd] hold. A set of all nd skills is looked up at once;
+    smaller ones are completed from their first pair (flagged in `end_bits` when dense;
+    None above `DENSE_MAX_SKILLS`)."""
+    for si in range(sizes.shape[0]):
+        m = sizes[si]
+        if m > nd:
+            continue
+        if m == nd:
+            for i in range(m):
+                idx[i] = i
+            _lookup(d, idx, m, lvl, tl, tab, rows, size)
+            continue
+        for i0 in range(nd):
+            for i1 in range(i0 + 1, nd):
                 if m - 2 > nd - i1 - 1:
+                    break
+                if end_bits is not None and not _bit(end_bits, 2 * (d[i0] * n + d[i1])):
                     continue
+                idx[0] = i0
+                idx[1] = i1
                 for i in range(2, m):  # first (m − 2)-subset after i1
                     idx[i] = i1 + i - 1
                 while True:
@@ -449,18 +523,62 @@ def _count_sets(d, nd, n, lvl, tl, flags, tab, sizes, rows, size, idx, dense):
                         idx[c] = idx[c - 1] + 1
 
 
+@njit(inline="always", cache=True)
+def _may_hold(buf, k, n, pair_bits, mid_first, end_bits, skill_h, bloom, bloom_shift):
+    """Which kinds of queried sets the piece may hold (the dense filters of `TupleIndex`,
+    which never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. Straight-line
+    ORs; a filter that is None is compiled out (numba specializes on it)."""
+    hit = np.uint64(0)
+    if pair_bits is not None:
+        for a in range(k):
+            row = buf[a] * n
+            for b in range(a + 1, k):
+                hit |= _bit(pair_bits, row + buf[b])
+    if end_bits is not None:
+        starts = np.uint8(0)
+        for j in range(k):
+            starts |= mid_first[buf[j]]
+        if starts:
+            ends = np.uint64(0)
+            for a in range(k):
+                row = buf[a] * n
+                for b in range(a + 1, k):
+                    p = 2 * (row + buf[b])
+                    ends |= _bit(end_bits, p) | (_bit(end_bits, p + 1) << np.uint64(1))
+            hit |= np.uint64(ends == np.uint64(3)) << np.uint64(1)
+    if bloom is not None:
+        h = np.uint64(0)
+        for j in range(k):
+            h += skill_h[buf[j]]
+        hit |= _bit(bloom, np.int64(h >> bloom_shift)) << np.uint64(1)
+    return hit
+
+
+@njit(inline="always", cache=True)
+def _bit_length(x):
+    b = 0
+    while x > 0:
+        x >>= 1
+        b += 1
+    return b
+
+
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_row, flags, tab, sizes, n_slabs):
-    sl_lv = np.zeros((n_slabs, n_scales + 1, n), dtype=np.int64)
-    pc_lv = np.zeros((n_slabs, n_scales + 1), dtype=np.int64)
-    zd = np.zeros((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
+                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, mid_first,
+                 end_bits, skill_h, bloom, tab, sizes, n_slabs, monotone):
+    sl_lv = np.empty((n_slabs, n_scales + 1, n), dtype=np.int64)
+    pc_lv = np.empty((n_slabs, n_scales + 1), dtype=np.int64)
+    zd = np.empty((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
     n_q = rows.shape[0]
-    tl = np.zeros((n_slabs, n_q, n_scales + 1), dtype=np.int64)
-    dense = flags.shape[0] > 1
+    tl = np.empty((n_slabs, n_q, n_scales + 1), dtype=np.int64)
+    dense = pair_ptr.shape[0] > 1
+    bloom_shift = np.uint64(0)
+    if bloom is not None:
+        bloom_shift = np.uint64(65 - _bit_length(64 * bloom.shape[0]))
     has_sets = sizes.shape[0] > 0
-    look = (dense and flags.any()) or has_sets
+    look = pair_nb.shape[0] > 0 or has_sets
     span = stop - start
     for sl in prange(n_slabs):
         lo = start + (span * sl) // n_slabs
@@ -470,18 +588,27 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
         d = np.empty(k, dtype=np.int64)
         zl = np.empty(k + 2, dtype=np.int64)
         idx = np.empty(k, dtype=np.int64)
-        lv_row = sl_lv[sl]
-        tl_row = tl[sl]
+        # this thread's own tables (rows of shared arrays would share cache lines at their
+        # ends: every piece's increment would bounce the line between cores)
+        lv_row = np.zeros((n_scales + 1, n), dtype=np.int64)
+        pc_row = np.zeros(n_scales + 1, dtype=np.int64)
+        zd_row = np.zeros((k + 1, n_alpha + 1), dtype=np.int64)
+        tl_row = np.zeros((n_q, n_scales + 1), dtype=np.int64)
         for t in range(lo, hi):
             _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
             u = u64_to_unit(text_base(fkey, t))
-            c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
-            pc_lv[sl, c] += 1
+            if monotone:  # nested random rule: the leading run is the count
+                c = 0
+                for i in range(n_scales):
+                    c += u < theta[i]
+            else:
+                c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
+            pc_row[c] += 1
             for j in range(k):
                 lv_row[c, buf[j]] += 1
             if n_alpha > 0:
-                # levels of the slots in the nested adversary family, sorted; x_a = x on
-                # [zl[x], zl[x + 1]) (difference array over a)
+                # levels of the slots in the nested adversary family, sorted; x_a = x
+                # on [zl[x], zl[x + 1]) (difference array over a)
                 zl[0] = 0
                 for j in range(k):
                     v = zlevel[buf[j]]
@@ -495,17 +622,27 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                     a0 = zl[x]
                     a1 = zl[x + 1]
                     if a1 > a0:
-                        zd[sl, x, a0] += 1
-                        zd[sl, x, a1] -= 1
+                        zd_row[x, a0] += 1
+                        zd_row[x, a1] -= 1
             if look:
-                more = has_sets
+                go = np.uint64(2)  # without the dense filters: every piece, hashed
                 if dense:
-                    more = _count_pairs(buf, k, n, c, tl_row, pair_row, flags, replace) and more
-                if more:
-                    for j in range(k):
-                        srt[j] = buf[j]
-                    nd = _sorted_distinct(srt, d, k)
-                    _count_sets(d, nd, n, c, tl_row, flags, tab, sizes, rows, size, idx, dense)
+                    go = _may_hold(buf, k, n, pair_bits, mid_first, end_bits, skill_h, bloom,
+                                   bloom_shift)
+                if go:
+                    if pair_bits is not None and go & np.uint64(1):
+                        _count_pairs(buf, k, n, c, tl_row, pair_ptr, pair_nb, pair_rw,
+                                     pair_bits, replace)
+                    if has_sets and go & np.uint64(2):
+                        for j in range(k):
+                            srt[j] = buf[j]
+                        nd = _sorted_distinct(srt, d, k)
+                        _count_sets(d, nd, n, c, tl_row, end_bits, tab, sizes, rows, size,
+                                    idx)
+        sl_lv[sl] = lv_row
+        pc_lv[sl] = pc_row
+        zd[sl] = zd_row
+        tl[sl] = tl_row
     zh = np.empty((n_alpha, k + 1), dtype=np.int64)
     zs = zd.sum(axis=0)
     for x in range(k + 1):
@@ -516,14 +653,20 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
     return sl_lv.sum(axis=0), pc_lv.sum(axis=0), zh, tl.sum(axis=0)
 
 
+def _monotone_random(rules: ScaleRules) -> bool:
+    """Whether a piece's level is simply the number of scales whose theta exceeds its coin."""
+    return rules.kind == "random" and bool(np.all(np.diff(np.asarray(rules.theta)) <= 0))
+
+
 def _n_slabs(m: int) -> int:
     return max(1, min(m, numba.get_num_threads()))
 
 
 def pass_bytes(n_skills: int, n_scales: int, n_tuples: int, threads: int | None = None) -> int:
-    """Memory of one `count_pass` call's per-slab tables, in bytes."""
+    """Memory of one `count_pass` call's per-slab tables, in bytes (each thread's own tables
+    and the slab rows they are copied to)."""
     threads = numba.get_num_threads() if threads is None else threads
-    return 8 * threads * (n_scales + 1) * (n_skills + n_tuples)
+    return 2 * 8 * threads * (n_scales + 1) * (n_skills + n_tuples)
 
 
 def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
@@ -555,7 +698,8 @@ def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
     if zlevel is not None and z.shape != (s.n_skills,):
         raise ValueError(f"zlevel must have length {s.n_skills}; got {z.shape}")
     lv, pc, zh, tl = _pass_kernel(start, stop, *s.args(), *rules.args(s.n_skills), z, na,
-                                  *idx.args(), _n_slabs(stop - start))
+                                  *idx.args(), _n_slabs(stop - start),
+                                  _monotone_random(rules))
     return PassCounts(lv, pc, zh, tl[idx.canon])
 
 
