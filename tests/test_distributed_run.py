@@ -53,6 +53,12 @@ def test_tables_identical_for_workers_and_shard_sizes(cli_runner, tmp_path):
         assert tables[name].keys() == ref.keys(), name
         for table, data in ref.items():
             assert tables[name][table] == data, f"{name}: {table} differs"
+    # the manifests say how each pass ran (the only thing that differs)
+    ex = {name: json.loads((paths[name] / "manifest.json").read_text())["execution"]
+          for name in runs}
+    assert ex["workers"]["workers"] == 2 and ex["workers"]["numba_threads"] == 1
+    assert ex["chunks"]["shard_size"] == 30_000 and ex["serial"]["workers"] in (None, 1)
+    assert ex["serial"]["scheduler"] is None and ex["serial"]["shard_size"] > 0
 
 
 def test_workers_with_scheduler_refused_before_any_work(cli_runner, tmp_path):

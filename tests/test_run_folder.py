@@ -44,6 +44,10 @@ def test_run_folder_holds_the_documented_files_and_columns(tmp_path):
         assert key in manifest
     assert manifest["config"]["n_skills"] == 60 and manifest["run_id"] == "r1"
     assert manifest["versions"]["numpy"] == np.__version__
+    # how the pass ran is recorded: one process, the serial chunk, numba's threads
+    ex = manifest["execution"]
+    assert ex["workers"] is None and ex["scheduler"] is None and ex["shard_size"] > 0
+    assert ex["numba_threads"] >= 1
     summary = (folder / "summary.md").read_text()
     assert "## Verdicts" in summary and "Theorem 8" in summary
     for png in PLOTS:  # real PNGs, not empty files

@@ -177,6 +177,7 @@ def write_run_folder(res, path: Path, plots: bool = True) -> Path:
                          "seed": res.config.seed, "timings": res.timings,
                          "doubling": res.doubling, "quanta": res.quanta,
                          "bound_holds": res.bound_holds,
+                         "execution": res.extra.get("execution"),
                          "files": [*RUN_FILES, *figs]})
         write_json(tmp / "manifest.json", manifest)
     return path

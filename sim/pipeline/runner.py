@@ -463,6 +463,17 @@ def _assemble(cfg, graph, learner, scales, rates, rows, skill_frames, curve_fram
                      dsum, quanta, timings)
 
 
+def _execution(workers, scheduler, shard_size) -> dict:
+    """How the pass ran (the manifest's record; the tables do not depend on it)."""
+    from sim.limits import numba_threads
+
+    sharded = (workers or 1) > 1 or bool(scheduler)
+    return {"workers": workers, "scheduler": scheduler,
+            "shard_size": shard_size if shard_size is not None else (None if sharded
+                                                                     else PASS_CHUNK),
+            "numba_threads": 1 if sharded else numba_threads()}
+
+
 def run(config: RunConfig | None = None, out: str | Path | None = None, *,
         progress: bool = False, run_id: str | None = None, plots: bool = True,
         workers: int | None = None, scheduler: str | None = None,
@@ -522,6 +533,8 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
     result = _assemble(cfg, graph, learner, scales, rates, rows, skill_frames, curve_frames,
                        timings)
     timings["total_s"] = time.perf_counter() - t0
+    timings["pass_edges_per_s"] = cfg.n_texts * cfg.k / max(timings["pass_s"], 1e-9)
+    result.extra["execution"] = _execution(workers, scheduler, shard_size)
     if out is not None:
         from sim.pipeline.report import write_run_folder
 
