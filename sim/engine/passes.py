@@ -74,8 +74,9 @@ __all__ = [
     "DENSE_MAX_SKILLS",
 ]
 
-#: largest |S| whose pairs are looked up in dense |S|×|S| tables (pair_row: 16 MiB)
-DENSE_MAX_SKILLS = 2048
+#: largest |S| whose tuple filters are |S|×|S| bit tables (pair bits 32 MiB, first/last-pair
+#: bits 64 MiB at this size; above it every piece's subsets are hashed, about 5x slower)
+DENSE_MAX_SKILLS = 16384
 RULE_KINDS = {"random": 1, "skill": 2, "threshold": 3, "compositional": 4}
 _RANDOM, _SKILL, _THRESHOLD, _COMPOSITIONAL = 1, 2, 3, 4
 
