@@ -243,3 +243,77 @@ def test_edge_export_removes_its_parts_on_keyboard_interrupt(tmp_path, monkeypat
                                      shard_size=1000)
     assert len(calls) == 2
     assert _entries(tmp_path) == []
+
+
+# ------------------------------------------------------- a signal as a numba kernel returns
+
+
+def _kernel_interrupted() -> SystemError:
+    """What CPython raises when a signal's handler raised while a compiled function returned
+    its result: a SystemError caused by the KeyboardInterrupt."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("CPUDispatcher(<function _pass_kernel>) returned a result "
+                              "with an exception set") from ki
+    except SystemError as e:
+        return e
+
+
+def test_interrupt_in_finds_the_interrupt_behind_an_exception():
+    from sim.errors import interrupt_in
+
+    e = _kernel_interrupted()
+    assert isinstance(interrupt_in(e), KeyboardInterrupt)
+    try:  # implicit chaining (__context__) too
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("during cleanup")  # noqa: B904 - the implicit chain is the point
+    except ValueError as v:
+        assert isinstance(interrupt_in(v), KeyboardInterrupt)
+    assert interrupt_in(SystemError("a real bug")) is None
+    assert interrupt_in(None) is None
+
+
+def test_sweep_stops_on_an_interrupt_as_a_kernel_returns(tmp_path):
+    # the sweep records a failing cell and goes on, but an interrupt is not a failing cell
+    from sim.distributed.progress import ProgressBar
+    from sim.sweep.core import _execute
+    from sim.sweep.grid import expand_grid
+
+    cells = expand_grid({"n_skills": [20, 30], "k": 2, "n_texts": 500, "params": "1e8:1e9:2"})
+
+    def cell_fn(config):
+        raise _kernel_interrupted()
+
+    with pytest.raises(KeyboardInterrupt):
+        _execute(cells.cells, tmp_path, workers=1, client=None, cell_fn=cell_fn,
+                 progress=ProgressBar(False, 2, "x"), timings={})
+
+    def broken(config):
+        raise SystemError("a real bug")
+
+    failed = _execute(cells.cells, tmp_path, workers=1, client=None, cell_fn=broken,
+                      progress=ProgressBar(False, 2, "x"), timings={})
+    assert len(failed) == 2 and "a real bug" in failed[0][1]
+
+
+def test_cli_exits_130_on_an_interrupt_as_a_kernel_returns(tmp_path, monkeypatch, capsys):
+    import sim.pipeline.runner as runner
+    from sim.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise _kernel_interrupted()
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    with pytest.raises(SystemExit) as ex:
+        main(["run", "--skills", "20", "--texts", "1000", "--out", str(tmp_path)])
+    assert ex.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "sim: interrupted (cleaning up; interrupt again to quit at once)"]
+    monkeypatch.setattr(runner, "run", lambda *a, **k: (_ for _ in ()).throw(
+        SystemError("a real bug")))
+    with pytest.raises(SystemError):  # a real SystemError is not swallowed
+        main(["run", "--skills", "20", "--texts", "1000", "--out", str(tmp_path)])

@@ -162,6 +162,18 @@ class _Interrupts:
         os.close(r)
 
 
+def _interrupted(interrupts: _Interrupts, argv) -> None:
+    """Leave after an interrupt: one line, code 130."""
+    interrupts.announce()
+    if argv is None:
+        # `sim` as a program: the cleanup has run (the interrupt unwound every `finally`);
+        # leave now, so that another signal during the interpreter's shutdown (when Python
+        # restores the default handlers) cannot end the process by a signal instead of with
+        # code 130
+        _flush_and_exit(INTERRUPTED)
+    sys.exit(INTERRUPTED)
+
+
 def _flush_and_exit(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -221,14 +233,14 @@ def main(argv: list[str] | None = None) -> None:
             click.echo("sim: aborted", err=True)
             sys.exit(INTERRUPTED)
         except KeyboardInterrupt:
-            interrupts.announce()
-            if argv is None:
-                # `sim` as a program: the cleanup has run (the interrupt unwound every
-                # `finally`); leave now, so that another signal during the interpreter's
-                # shutdown (when Python restores the default handlers) cannot end the
-                # process by a signal instead of with code 130
-                _flush_and_exit(INTERRUPTED)
-            sys.exit(INTERRUPTED)
+            _interrupted(interrupts, argv)
+        except SystemError as e:
+            # a Ctrl-C whose handler ran as a numba kernel returned (`sim.errors.interrupt_in`)
+            from sim.errors import interrupt_in
+
+            if interrupt_in(e) is None:
+                raise
+            _interrupted(interrupts, argv)
         # standalone_mode=False returns the exit code of ctx.exit(n) calls
         sys.exit(rv if isinstance(rv, int) else 0)
     finally:

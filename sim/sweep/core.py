@@ -58,6 +58,7 @@ from sim.distributed.client import local_cluster as _local_cluster
 from sim.distributed.client import one_numba_thread as _one_numba_thread
 from sim.distributed.client import probe as _probe  # noqa: F401 - the old name
 from sim.distributed.progress import ProgressBar
+from sim.errors import interrupt_in
 from sim.pipeline.config import RunConfig
 from sim.sweep.grid import (
     _BOOL_FIELDS,
@@ -257,6 +258,8 @@ def _execute(cells: Sequence[Cell], folder: Path, *, workers: int, client, cell_
                 try:
                     scales, doubling = cell_fn(c.config.to_dict())
                 except Exception as e:  # noqa: BLE001 - one bad cell must not stop the sweep
+                    if (ki := interrupt_in(e)) is not None:
+                        raise ki from None  # Ctrl-C as a kernel returned: stop, not a failure
                     failures.append((c, f"{type(e).__name__}: {e}"))
                 else:
                     _store_cell(folder, c.hash, scales, doubling)
