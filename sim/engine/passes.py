@@ -154,6 +154,10 @@ class TupleIndex:
       k' < k): a piece may hold one only if one of its skills is the smallest skill of such a
       set (``mid_first``, one byte per skill) and it has both a pair that is the first two
       skills of such a set and a pair that is the last two (two bits per ordered pair).
+
+    All three are always there (the kernel is compiled once for them): one that no queried
+    set needs passes no piece (a one-word table read through ``pair_mask`` = 0, no skill in
+    ``mid_first``, an empty Bloom filter). Above `DENSE_MAX_SKILLS` they are None.
     """
 
     rows: np.ndarray
@@ -162,6 +166,7 @@ class TupleIndex:
     pair_nb: np.ndarray
     pair_rw: np.ndarray
     pair_bits: np.ndarray | None
+    pair_mask: int
     mid_first: np.ndarray | None
     end_bits: np.ndarray | None
     skill_h: np.ndarray | None
@@ -176,8 +181,8 @@ class TupleIndex:
 
     def args(self):
         return (self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw,
-                self.pair_bits, self.mid_first, self.end_bits, self.skill_h, self.bloom,
-                self.tab, self.sizes)
+                self.pair_bits, np.int64(self.pair_mask), self.mid_first, self.end_bits,
+                self.skill_h, self.bloom, self.tab, self.sizes)
 
 
 @njit(inline="always", cache=True)
@@ -230,19 +235,27 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     hashed = np.flatnonzero(look & ((size > 2) | (not dense)))
     canon = np.arange(rows.shape[0], dtype=np.int64)
     first = {}  # unordered queried pair -> the row that holds its counts
-    pair_bits = mid_first = end_bits = skill_h = bloom = None  # filters a set needs
+    pair_bits = mid_first = end_bits = skill_h = bloom = None  # no filters: hash everything
+    pair_mask = 0
     if dense:
+        # every filter is present (one compiled kernel); one that nothing needs is a table
+        # that lets no piece through: a one-word bitset (pair bits, indexed through
+        # pair_mask = 0), no skill starting a mid-sized set, an empty Bloom filter
+        word = np.zeros(1, dtype=np.uint64)
+        pair_bits, end_bits, bloom = word, word.copy(), word.copy()
+        mid_first = np.zeros(n_skills, dtype=np.uint8)
+        skill_h = _skill_hashes(n_skills)
         pairs = np.flatnonzero(look & (size == 2))
         for i in pairs:
             canon[i] = first.setdefault((int(rows[i, 0]), int(rows[i, 1])), i)
         if pairs.shape[0]:
+            pair_mask = -1
             pair_bits = np.zeros((n_skills * n_skills + 63) // 64, dtype=np.uint64)
             for a, b in first:
                 _set_bit(pair_bits, a * n_skills + b)
                 _set_bit(pair_bits, b * n_skills + a)
         mid = hashed[size[hashed] < k]
         if mid.shape[0]:
-            mid_first = np.zeros(n_skills, dtype=np.uint8)
             mid_first[rows[mid, 0]] = 1
             end_bits = np.zeros((2 * n_skills * n_skills + 63) // 64, dtype=np.uint64)
             for i in mid:
@@ -252,7 +265,6 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
                         _set_bit(end_bits, 2 * p + bit)
         whole = hashed[size[hashed] == k]
         if whole.shape[0]:
-            skill_h = _skill_hashes(n_skills)
             bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
             with np.errstate(over="ignore"):
                 h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
@@ -289,8 +301,8 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
         pair_ptr[1:] = np.cumsum(np.bincount(ends[:, 0], minlength=n_skills))
     pair_nb = np.ascontiguousarray(ends[:, 1], dtype=np.int32)
     pair_rw = np.ascontiguousarray(ends[:, 2], dtype=np.int32)
-    return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, mid_first, end_bits,
-                      skill_h, bloom, tab, sizes, canon)
+    return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask, mid_first,
+                      end_bits, skill_h, bloom, tab, sizes, canon)
 
 
 def _skill_hashes(n_skills: int) -> np.ndarray:
@@ -525,16 +537,17 @@ def _count_sets(d, nd, n, lvl, tl, end_bits, tab, sizes, rows, size, idx):
 
 
 @njit(inline="always", cache=True)
-def _may_hold(buf, k, n, pair_bits, mid_first, end_bits, skill_h, bloom, bloom_shift):
+def _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits, skill_h, bloom,
+              bloom_shift):
     """Which kinds of queried sets the piece may hold (the dense filters of `TupleIndex`,
     which never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. Straight-line
-    ORs; a filter that is None is compiled out (numba specializes on it)."""
+    ORs; without the dense tables (None) the kernel is compiled without them."""
     hit = np.uint64(0)
     if pair_bits is not None:
         for a in range(k):
             row = buf[a] * n
             for b in range(a + 1, k):
-                hit |= _bit(pair_bits, row + buf[b])
+                hit |= _bit(pair_bits, (row + buf[b]) & pair_mask)
     if end_bits is not None:
         starts = np.uint8(0)
         for j in range(k):
@@ -567,8 +580,8 @@ def _bit_length(x):
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, mid_first,
-                 end_bits, skill_h, bloom, tab, sizes, n_slabs, monotone):
+                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask,
+                 mid_first, end_bits, skill_h, bloom, tab, sizes, n_slabs, monotone):
     sl_lv = np.empty((n_slabs, n_scales + 1, n), dtype=np.int64)
     pc_lv = np.empty((n_slabs, n_scales + 1), dtype=np.int64)
     zd = np.empty((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
@@ -628,8 +641,8 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
             if look:
                 go = np.uint64(2)  # without the dense filters: every piece, hashed
                 if dense:
-                    go = _may_hold(buf, k, n, pair_bits, mid_first, end_bits, skill_h, bloom,
-                                   bloom_shift)
+                    go = _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits,
+                                   skill_h, bloom, bloom_shift)
                 if go:
                     if pair_bits is not None and go & np.uint64(1):
                         _count_pairs(buf, k, n, c, tl_row, pair_ptr, pair_nb, pair_rw,
