@@ -186,6 +186,27 @@ def write_parquet(df, path: str | os.PathLike) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+class UnreadableParquet(ValueError):
+    """A file polars cannot read as parquet; the message is the first line of its reason."""
+
+
+def read_parquet(path: str | os.PathLike, **kwargs):
+    """``polars.read_parquet(path, **kwargs)``, with the several exception types polars raises
+    for a bad file turned into one `UnreadableParquet` (callers name the parameter). An
+    interrupt that polars wrapped stays an interrupt (`sim.errors.interrupt_in`)."""
+    import polars as pl
+
+    from sim.errors import interrupt_in
+
+    try:
+        return pl.read_parquet(path, **kwargs)
+    except Exception as e:  # polars raises several types for a bad file
+        if (ki := interrupt_in(e)) is not None:
+            raise ki from None
+        raise UnreadableParquet(str(e).splitlines()[0] if str(e) else type(e).__name__) \
+            from None
+
+
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; rename it to `final` on success.

@@ -313,7 +313,28 @@ def test_cli_exits_130_on_an_interrupt_as_a_kernel_returns(tmp_path, monkeypatch
     assert ex.value.code == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "sim: interrupted (cleaning up; interrupt again to quit at once)"]
-    monkeypatch.setattr(runner, "run", lambda *a, **k: (_ for _ in ()).throw(
-        SystemError("a real bug")))
+    def broken(*args, **kwargs):
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(runner, "run", broken)
     with pytest.raises(SystemError):  # a real SystemError is not swallowed
         main(["run", "--skills", "20", "--texts", "1000", "--out", str(tmp_path)])
+
+
+def test_read_parquet_keeps_an_interrupt_and_names_a_bad_file(tmp_path, monkeypatch):
+    import polars as pl
+
+    from sim.io import UnreadableParquet, read_parquet
+
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(UnreadableParquet) as e:
+        read_parquet(bad)
+    assert str(e.value) and "\n" not in str(e.value)
+
+    def interrupted(*args, **kwargs):
+        raise _kernel_interrupted()
+
+    monkeypatch.setattr(pl, "read_parquet", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        read_parquet(bad)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.io import UnreadableParquet, read_parquet
 from theory.errors import ParameterError, check_int_at_least, check_positive
 from theory.mirage import (
     GPT3_PARAMS,
@@ -452,7 +453,6 @@ def read_run(folder, param: str = "--from-run"):
     Raises `ParameterError` naming `param` when the folder, ``manifest.json`` or
     ``skills.parquet`` is missing or unreadable.
     """
-    import polars as pl
 
     p = Path(folder)
     if not p.is_dir():
@@ -466,10 +466,9 @@ def read_run(folder, param: str = "--from-run"):
         raise ParameterError(param, f"cannot read {str(p / 'manifest.json')!r}: {e}") from None
     config = manifest.get("config", {}) if isinstance(manifest, dict) else {}
     try:
-        skills = pl.read_parquet(p / "skills.parquet")
-    except Exception as e:  # polars raises several types for a bad file
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ParameterError(param, f"cannot read {str(p / 'skills.parquet')!r}: {msg}") from None
+        skills = read_parquet(p / "skills.parquet")
+    except UnreadableParquet as e:
+        raise ParameterError(param, f"cannot read {str(p / 'skills.parquet')!r}: {e}") from None
     missing = [c for c in _SKILL_COLUMNS if c not in skills.columns]
     if missing:
         raise ParameterError(param, f"{str(p / 'skills.parquet')!r} lacks column(s) "
@@ -485,10 +484,9 @@ def _trained_path(p: Path, skills, param: str):
     import polars as pl
 
     try:
-        scales = pl.read_parquet(p / "scales.parquet", columns=["scale", "params", "on_path"])
-    except Exception as e:  # polars raises several types for a bad file
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ParameterError(param, f"cannot read {str(p / 'scales.parquet')!r}: {msg}") from None
+        scales = read_parquet(p / "scales.parquet", columns=["scale", "params", "on_path"])
+    except UnreadableParquet as e:
+        raise ParameterError(param, f"cannot read {str(p / 'scales.parquet')!r}: {e}") from None
     path = scales.filter(pl.col("on_path"))
     if path["params"].n_unique() < 2:
         raise ParameterError(param, f"the trained run {str(p)!r} has fewer than 2 model sizes N "

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.engine.rng import stream_key, uniform_np
+from sim.io import UnreadableParquet, read_parquet
 from theory.errors import ParameterError, check_int_at_least
 
 __all__ = [
@@ -974,8 +975,8 @@ def run_competence(folder, param: str = "--from-run"):
     sp = Path(folder) / "scales.parquet"
     if sp.is_file():
         try:
-            st = pl.read_parquet(sp)
-        except Exception:  # polars raises several types for a bad file
+            st = read_parquet(sp)
+        except UnreadableParquet:
             st = None
         if st is not None and {"scale", "theta"} <= set(st.columns):
             st = st.filter(pl.col("scale").is_in(scales.tolist())).sort("scale")

@@ -23,6 +23,7 @@ import warnings
 
 import click
 
+from sim.errors import interrupt_in
 from theory.errors import ParameterError
 
 __all__ = ["main", "cli", "COMMANDS"]
@@ -236,8 +237,6 @@ def main(argv: list[str] | None = None) -> None:
             _interrupted(interrupts, argv)
         except SystemError as e:
             # a Ctrl-C whose handler ran as a numba kernel returned (`sim.errors.interrupt_in`)
-            from sim.errors import interrupt_in
-
             if interrupt_in(e) is None:
                 raise
             _interrupted(interrupts, argv)

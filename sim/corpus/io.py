@@ -27,6 +27,7 @@ import numpy as np
 
 from sim.corpus.config import CorpusConfig
 from sim.corpus.types import SPLITS, Corpus, Split
+from sim.io import UnreadableParquet, read_parquet
 from theory.errors import ParameterError
 
 __all__ = ["write_corpus", "load_corpus", "FORMAT", "FORMAT_VERSION", "SPLIT_COLUMNS",
@@ -204,7 +205,6 @@ def load_corpus(path) -> Corpus:
         ``corpus: '<path>' is not a corpus folder: ...`` for a missing folder, manifest or
         table, a wrong format, a bad config, missing columns or inconsistent sizes.
     """
-    import polars as pl
 
     p = Path(path)
     if not p.is_dir():
@@ -235,10 +235,9 @@ def load_corpus(path) -> Corpus:
         if not f.is_file():
             raise _fail(p, f"{fn} is missing")
         try:
-            return pl.read_parquet(f)
-        except Exception as e:  # polars raises several types for a bad file
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise _fail(p, f"cannot read {fn} ({msg})") from None
+            return read_parquet(f)
+        except UnreadableParquet as e:
+            raise _fail(p, f"cannot read {fn} ({e})") from None
 
     splits = {}
     for name in SPLITS:

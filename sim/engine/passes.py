@@ -171,6 +171,7 @@ class TupleIndex:
     end_bits: np.ndarray | None
     skill_h: np.ndarray | None
     bloom: np.ndarray | None
+    bloom_shift: int
     tab: np.ndarray
     sizes: np.ndarray
     canon: np.ndarray
@@ -182,7 +183,7 @@ class TupleIndex:
     def args(self):
         return (self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw,
                 self.pair_bits, np.int64(self.pair_mask), self.mid_first, self.end_bits,
-                self.skill_h, self.bloom, self.tab, self.sizes)
+                self.skill_h, self.bloom, np.uint64(self.bloom_shift), self.tab, self.sizes)
 
 
 @njit(inline="always", cache=True)
@@ -236,13 +237,12 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     canon = np.arange(rows.shape[0], dtype=np.int64)
     first = {}  # unordered queried pair -> the row that holds its counts
     pair_bits = mid_first = end_bits = skill_h = bloom = None  # no filters: hash everything
-    pair_mask = 0
+    pair_mask = bloom_shift = 0
     if dense:
         # every filter is present (one compiled kernel); one that nothing needs is a table
         # that lets no piece through: a one-word bitset (pair bits, indexed through
         # pair_mask = 0), no skill starting a mid-sized set, an empty Bloom filter
-        word = np.zeros(1, dtype=np.uint64)
-        pair_bits, end_bits, bloom = word, word.copy(), word.copy()
+        pair_bits, end_bits = np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.uint64)
         mid_first = np.zeros(n_skills, dtype=np.uint8)
         skill_h = _skill_hashes(n_skills)
         pairs = np.flatnonzero(look & (size == 2))
@@ -264,12 +264,12 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
                     for p in (a * n_skills + b, b * n_skills + a):
                         _set_bit(end_bits, 2 * p + bit)
         whole = hashed[size[hashed] == k]
-        if whole.shape[0]:
-            bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
-            with np.errstate(over="ignore"):
-                h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
-            for bit in _bloom_bit_np(h, bloom.shape[0]).tolist():
-                _set_bit(bloom, bit)
+        bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
+        bloom_shift = _bloom_shift(bloom.shape[0])
+        with np.errstate(over="ignore"):
+            h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
+        for bit in (h >> np.uint64(bloom_shift)).astype(np.int64).tolist():
+            _set_bit(bloom, bit)
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -302,7 +302,7 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     pair_nb = np.ascontiguousarray(ends[:, 1], dtype=np.int32)
     pair_rw = np.ascontiguousarray(ends[:, 2], dtype=np.int32)
     return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask, mid_first,
-                      end_bits, skill_h, bloom, tab, sizes, canon)
+                      end_bits, skill_h, bloom, bloom_shift, tab, sizes, canon)
 
 
 def _skill_hashes(n_skills: int) -> np.ndarray:
@@ -318,9 +318,10 @@ def _bloom_words(n_sets: int) -> int:
     return words
 
 
-def _bloom_bit_np(h: np.ndarray, words: int) -> np.ndarray:
-    return (np.asarray(h, dtype=np.uint64) >> np.uint64(64 - (64 * words).bit_length() + 1)
-            ).astype(np.int64)
+def _bloom_shift(words: int) -> int:
+    """Right shift of a 64-bit hash to a bit number of a Bloom filter of `words` (a power of
+    two) 64-bit words: its top log2(64 * words) bits."""
+    return 65 - (64 * words).bit_length()
 
 
 def _set_bit(bits: np.ndarray, i) -> None:  # bit i of a uint64 bitset
@@ -568,29 +569,17 @@ def _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits, skill_h, blo
     return hit
 
 
-@njit(inline="always", cache=True)
-def _bit_length(x):
-    b = 0
-    while x > 0:
-        x >>= 1
-        b += 1
-    return b
-
-
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
                  zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask,
-                 mid_first, end_bits, skill_h, bloom, tab, sizes, n_slabs, monotone):
+                 mid_first, end_bits, skill_h, bloom, bloom_shift, tab, sizes, n_slabs,
+                 monotone):
     sl_lv = np.empty((n_slabs, n_scales + 1, n), dtype=np.int64)
     pc_lv = np.empty((n_slabs, n_scales + 1), dtype=np.int64)
     zd = np.empty((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
     n_q = rows.shape[0]
     tl = np.empty((n_slabs, n_q, n_scales + 1), dtype=np.int64)
-    dense = pair_ptr.shape[0] > 1
-    bloom_shift = np.uint64(0)
-    if bloom is not None:
-        bloom_shift = np.uint64(65 - _bit_length(64 * bloom.shape[0]))
     has_sets = sizes.shape[0] > 0
     look = pair_nb.shape[0] > 0 or has_sets
     span = stop - start
@@ -640,7 +629,7 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                         zd_row[x, a1] -= 1
             if look:
                 go = np.uint64(2)  # without the dense filters: every piece, hashed
-                if dense:
+                if pair_bits is not None:
                     go = _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits,
                                    skill_h, bloom, bloom_shift)
                 if go:

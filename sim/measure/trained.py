@@ -66,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.corpus.types import Corpus
+from sim.io import UnreadableParquet, read_parquet
 from sim.measure.trained_types import ModelPredictions
 from theory.errors import ParameterError
 
@@ -135,16 +136,14 @@ class Outcomes:
 
 def read_predictions(path, param: str = "predictions"):
     """Read a predictions parquet file (`ParameterError` naming `param` if unreadable)."""
-    import polars as pl
 
     p = Path(path)
     if not p.is_file():
         raise ParameterError(param, f"no predictions file at {str(p)!r}")
     try:
-        return pl.read_parquet(p)
-    except Exception as e:  # polars raises several types for a bad file
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ParameterError(param, f"cannot read {str(p)!r} as parquet ({msg})") from None
+        return read_parquet(p)
+    except UnreadableParquet as e:
+        raise ParameterError(param, f"cannot read {str(p)!r} as parquet ({e})") from None
 
 
 def _check_columns(df, param: str) -> bool:
