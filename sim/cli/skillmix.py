@@ -122,6 +122,7 @@ def _preflight(cfg, simulate: bool) -> None:
     """Refuse, before any work, what cannot fit (`sim.limits`): the query and topic tables in
     memory, and learners whose run would take more than an hour."""
     from sim import limits
+    from sim.engine.rate import engine_rate
     from theory.errors import ParameterError
 
     if cfg.n_skills >= 2**31:
@@ -135,7 +136,7 @@ def _preflight(cfg, simulate: bool) -> None:
         limits.check_run(n_texts, cfg.k_train, len(cfg.params), False,
                          what=f"the learners' run over {float(n_texts):.3g} texts x "
                               f"k = {cfg.k_train} at {len(cfg.params)} scale(s)",
-                         hint="use fewer --texts or --params")
+                         hint="use fewer --texts or --params", rate=engine_rate)
 
 
 def _ci(v, lo, hi) -> str:
