@@ -100,10 +100,13 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
 
     out_dir = check_writable_dir(out)  # made when the files are written
 
-    from sim.analyses.skillmix import run_skillmix, write_skillmix_atomically
+    import sim.analyses.skillmix as sm
 
-    result = run_skillmix(cfg, **learners)
-    files = write_skillmix_atomically(result, out_dir)
+    if from_run is None:  # the learners, from `sim run` (looked up on the package: one name)
+        learners = dict(zip(("competence", "thetas", "mu1"), sm.learner_competence(cfg),
+                            strict=True))
+    result = sm.run_skillmix(cfg, **learners)
+    files = sm.write_skillmix_atomically(result, out_dir)
     if as_json:
         echo_json({
             "config": cfg.to_dict(),
