@@ -64,8 +64,9 @@ own largest skill and topic frequencies and its size (`theory.skillmix.coverage_
 **Layout, one module per job** (every public name is re-exported here):
 `protocol` (the rubric's laws, queries, graders, best of n, metrics and intervals),
 `evaluation` (`evaluate`, `skillmix_table`, `largest_k_handled`, `pattern_check`),
-`novelty` (`count_seen`, `novelty`), `run` (`SkillMixConfig`, the learners, `run_skillmix`)
-and `report` (plot, summary.md, the output folder).
+`novelty` (`count_seen`, `novelty`), `run` (`SkillMixConfig`, the learners, `run_skillmix`),
+`report` (plot, summary.md, the output folder) and `trained` (Skill-Mix on a trained ladder
+from its models' own answers: `trained_skillmix`, `sim skillmix --from-run <trained run>`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,12 @@ from sim.analyses.skillmix.run import (
     run_competence,
     run_skillmix,
 )
+from sim.analyses.skillmix.trained import (
+    TrainedSkillMix,
+    is_trained_run,
+    trained_skillmix,
+    write_trained_skillmix,
+)
 
 __all__ = [
     "DEFAULT_N_SKILLS",
@@ -151,4 +158,8 @@ __all__ = [
     "write_skillmix",
     "write_skillmix_atomically",
     "unseen_successes",
+    "TrainedSkillMix",
+    "is_trained_run",
+    "trained_skillmix",
+    "write_trained_skillmix",
 ]
