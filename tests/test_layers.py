@@ -177,3 +177,29 @@ def test_a_tree_without_bad_arrows_passes(tmp_path):
         "sim/figures.py": "",
     })
     assert violations(root) == []
+
+
+def _calls_without_rate(root: Path) -> list[str]:
+    """Calls of the staged time checks that do not pass ``rate=`` (outside sim.limits)."""
+    staged = {"check_work", "check_run", "check_corpus", "estimate_run_seconds"}
+    bad = []
+    for mod, path in _modules(root).items():
+        if mod == "sim.limits":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+            if name in staged and not any(k.arg == "rate" for k in node.keywords):
+                bad.append(f"{mod}:{node.lineno} calls {name} without rate=")
+    return bad
+
+
+def test_every_staged_time_check_is_given_the_engine_rate(tmp_path):
+    # sim.limits cannot measure the engine itself: a caller that forgets rate= would fail
+    # only on mid-sized work (between the optimistic and the pessimistic bounds)
+    assert _calls_without_rate(REPO) == []
+    root = _tree(tmp_path, {"sim/cli/x.py": "def f(limits):\n    limits.check_run(1, 2, 3, False)\n"
+                                           "    limits.check_work(1, False, 'p', 'w', rate=2.0)\n"})
+    assert _calls_without_rate(root) == ["sim.cli.x:2 calls check_run without rate="]
