@@ -304,7 +304,7 @@ def plot_trained_skillmix(res: TrainedSkillMix, path) -> Path:
 
     plt = pyplot()
     t = res.table
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     models = res.handled["model"].to_list()
     cmap = plt.get_cmap("viridis")
     for i, m in enumerate(models):
@@ -326,7 +326,7 @@ def plot_trained_skillmix(res: TrainedSkillMix, path) -> Path:
     ax.set_ylim(-0.02, 1.02)
     ax.set_xticks(c["ks"])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(f"Skill-Mix on a trained ladder ({c['task']}, k_train = {c['k_train']}): "
                  f"pieces of k skills, {100 * c['confidence']:g}% Wilson bands", fontsize=10)
     fig.tight_layout()
