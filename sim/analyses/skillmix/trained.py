@@ -6,9 +6,9 @@ or `sim measure` (`sim.measure.trained.write_trained_run`) on pieces of k = 2 �
 constant: a model *shows all k skills* of a piece when the run's own failure rule passes the
 piece (the manifest's ``rule``: ``cloze_loss``, mean −logprob of its questions below 1/2, or
 ``exact_match``, every answer right; docs/theory.md §2), judged on the model's own predictions.
-Only ``exact_match`` reads as Skill-Mix's "all k skills shown": under ``cloze_loss`` a mean
-over more questions concentrates, so wider pieces are not harder (`CLOZE_NOTE` says so beside
-the result).
+Only ``exact_match`` reads as Skill-Mix's "all k skills shown": under ``cloze_loss`` the mean
+over more questions concentrates, so wider pieces get easier for a model whose mean loss per
+question is below 1/2 (`CLOZE_NOTE` says so beside the result).
 
 **The pieces** are the ones the trained run already judged, all of them fresh (none is a
 training piece): pieces of k' < k skills are the first k' questions of each test piece (the
@@ -242,9 +242,10 @@ def trained_skillmix(folder, ks=None, threshold: float = HANDLE_THRESHOLD,
 
 #: printed beside a result graded under the cloze-loss rule
 CLOZE_NOTE = ("under the run's cloze_loss rule a piece passes when the mean loss of its "
-              "questions is below 1/2, not when every answer is right: a mean over more "
-              "questions concentrates, so wider pieces are not harder under it; Skill-Mix's "
-              "'all k skills' is the exact_match rule (a run measured without logprob)")
+              "questions is below 1/2, not when every answer is right: the mean over more "
+              "questions concentrates, so wider pieces get easier for a model whose mean loss "
+              "per question is below 1/2 and harder above it; Skill-Mix's 'all k skills' is "
+              "the exact_match rule (a run measured without logprob)")
 
 
 def _fmt_n(x: float) -> str:
