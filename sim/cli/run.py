@@ -90,6 +90,7 @@ def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tu
     """Refuse, before importing numba, a run whose tables cannot fit in memory or whose graph
     passes (`sim.limits.check_run`) would take more than an hour without --yes."""
     from sim import limits
+    from sim.engine.rate import engine_rate
     from theory.errors import check_int_at_least
 
     n_skills = check_int_at_least("skills", n_skills, 1)
@@ -106,7 +107,7 @@ def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tu
     # every sampled tuple is judged on pieces_per_tuple test pieces of up to k skills each
     limits.require_memory(8.0 * 3 * n_tuples * pieces_per_tuple * max(k, 8), "--pieces-per-tuple",
                           f"{n_tuples:,} tuples x {pieces_per_tuple:,} pieces per tuple")
-    limits.check_run(n_texts, k, len(params), yes)
+    limits.check_run(n_texts, k, len(params), yes, rate=engine_rate)
 
 
 def _print_human(res):

@@ -192,6 +192,7 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
     --yes (`sim.limits`); --workers and --scheduler spread the cells, so they skip the time
     check."""
     from sim import limits
+    from sim.engine.rate import engine_rate
 
     todo = _todo(grid, folder)
     if not todo:
@@ -216,7 +217,8 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
     limits.check_work(passes, yes or parallel or scheduler is not None, "grid",
                       f"the {len(todo)} unfinished cell(s) of this sweep ({passes:.3g} edge "
                       "passes in this process)",
-                      "pass --yes, or spread the cells with --workers N or --scheduler")
+                      "pass --yes, or spread the cells with --workers N or --scheduler",
+                      rate=engine_rate)
 
 
 def _forget_unstarted(folder, created) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.pipeline.plots import _pyplot, _save  # one figure writer for every run folder
+from sim.figures import pyplot as _pyplot  # one figure writer for every run folder
+from sim.figures import save as _save
 
 __all__ = ["plot_loss", "plot_skill_emergence", "plot_tuples", "plot_doubling", "write_plots"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.pipeline.report import _fmt  # one number format for every summary.md
+from sim.figures import fmt as _fmt  # one number format for every summary.md
 
 __all__ = ["summary_markdown", "verdict_lines"]
 

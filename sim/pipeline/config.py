@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.vocab import parse_skill_dist  # re-exported: it lives below the engine
 from theory.errors import ParameterError, check_int_at_least, check_positive
 
 __all__ = ["RunConfig", "DEFAULT_PARAMS", "LEARNERS", "FAILURES", "AXES", "parse_skill_dist"]
@@ -29,23 +30,6 @@ DEFAULT_PARAMS: tuple[float, ...] = _log_grid(1e8, 1e12, 13)
 LEARNERS = ("scaling", "quanta")
 FAILURES = ("random", "skill", "adversarial", "compositional")
 AXES = ("both", "params", "compute")
-
-
-def parse_skill_dist(spec: str) -> tuple[str, float | None]:
-    """Parse ``uniform`` or ``zipf:A`` (A > 0) into ``(kind, exponent)``."""
-    s = str(spec).strip().lower()
-    if s == "uniform":
-        return "uniform", None
-    if s.startswith("zipf:"):
-        try:
-            a = float(s[5:])
-        except ValueError:
-            raise ParameterError("skill_dist",
-                                 f"expected uniform or zipf:A; got {spec!r}") from None
-        if not (math.isfinite(a) and a > 0):
-            raise ParameterError("skill_dist", f"the Zipf exponent A must be > 0; got {spec!r}")
-        return "zipf", a
-    raise ParameterError("skill_dist", f"expected uniform or zipf:A with A > 0; got {spec!r}")
 
 
 @dataclass(frozen=True)

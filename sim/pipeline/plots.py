@@ -10,23 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.figures import pyplot as _pyplot  # the old private names, kept for old imports
+from sim.figures import save as _save
+
 __all__ = ["plot_emergence_curves", "plot_competence", "plot_doubling", "write_plots"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """150 dpi PNG, written atomically with deterministic bytes (`sim.io.write_png`)."""
-    from sim.io import write_png
-
-    return write_png(fig, path, dpi=150)
 
 
 def _pick_scales(n: int, m: int = 4) -> list[int]:

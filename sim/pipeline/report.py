@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
+from sim.figures import fmt as _fmt  # the old private name, kept for old imports
 from sim.io import atomic_dir, atomic_write_text, manifest_base, write_json, write_parquet
 
 __all__ = ["write_run_folder", "summary_markdown", "verdict_lines", "doubling_lines",
@@ -18,16 +17,6 @@ __all__ = ["write_run_folder", "summary_markdown", "verdict_lines", "doubling_li
 #: the files every run folder holds (plots are added unless disabled)
 RUN_FILES = ("manifest.json", "scales.parquet", "skills.parquet", "curves.parquet",
              "doubling.parquet", "summary.md")
-
-
-def _fmt(v, spec=".3g"):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "NO"
-    if isinstance(v, (int, np.integer)):
-        return str(v)
-    return format(float(v), spec)
 
 
 def doubling_lines(doubling: dict) -> list[str]:
