@@ -73,8 +73,9 @@ def folder_kind(manifest) -> str:
         return "skillmix"
     if command == "mirage":
         return "mirage"
-    if kind is None and command in (None, "run") and "config" in manifest:
-        return "run"
+    if kind is None and command in (None, "run") and ("config" in manifest
+                                                      or "run_id" in manifest):
+        return "run"  # `sim run` writes run_id and config (a damaged one may lack config)
     return "unknown"
 
 

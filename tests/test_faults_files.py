@@ -388,8 +388,12 @@ def test_sim_run_folder_records_hashes_and_skillmix_refuses_a_truncated_scales(c
     m = json.loads((res.path / "manifest.json").read_text())
     assert m["content_sha256"] == table_hashes(res.path)
     assert open_run_folder(res.path).kind == "run"
-    _truncate("scales.parquet")(res.path)  # issue 21: skillmix recomputed theta silently
+    lost = _copy(res.path, tmp_path / "lost")  # issue 21: this ran with default settings
+    _edit_manifest(lost, _no_config)
     out = tmp_path / "out"
+    code, _, stderr = cli_runner("skillmix", "--from-run", str(lost), "--out", str(out))
+    _one_line(code, stderr, "manifest.json", "has no config")
+    _truncate("scales.parquet")(res.path)  # issue 21: skillmix recomputed theta silently
     code, _, stderr = cli_runner("skillmix", "--from-run", str(res.path), "--out", str(out))
     _one_line(code, stderr, "scales.parquet", "as parquet")
     assert not out.exists()
