@@ -90,6 +90,9 @@ def measure(corpus_dir, specs, axis, n_boot, seed, out, run_id, no_plots, as_jso
         raise ParameterError("--out", f"run folder {str(Path(out) / run_id)!r} already exists")
     if Path(out).exists() and not Path(out).is_dir():
         raise ParameterError("--out", f"{out!r} is not a folder")
+    from sim.io import check_writable_dir
+
+    check_writable_dir(out)  # a read-only --out is refused before the work, not after
 
     from sim.corpus import load_corpus
     from sim.measure.trained import measure_ladder, read_predictions, write_trained_run

@@ -135,15 +135,35 @@ class Outcomes:
 
 
 def read_predictions(path, param: str = "predictions"):
-    """Read a predictions parquet file (`ParameterError` naming `param` if unreadable)."""
+    """Read a predictions parquet file and check what needs no corpus: its columns and their
+    dtypes, nulls, log-probabilities (finite, <= 0) and duplicate ``(piece, slot)`` rows.
+
+    Raises `ParameterError` naming `param` and the file if it is missing, unreadable (not
+    parquet, truncated, empty) or fails a check; `judge` checks the rest against the corpus.
+    """
 
     p = Path(path)
     if not p.is_file():
         raise ParameterError(param, f"no predictions file at {str(p)!r}")
     try:
-        return read_parquet(p)
+        df = read_parquet(p)
     except UnreadableParquet as e:
         raise ParameterError(param, f"cannot read {str(p)!r} as parquet ({e})") from None
+    where = f"{param} {str(p)!r}"
+    if _check_columns(df, where):
+        lp = df["logprob"].to_numpy()
+        bad = ~np.isfinite(lp) | (lp > 1e-9)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParameterError(where, f"logprob must be finite and <= 0 (a log-probability); "
+                                 f"got {lp[i]} in row {i} ({int(bad.sum())} such row(s))")
+    dup = df.select("piece", "slot").is_duplicated()
+    if dup.any():
+        i = int(dup.arg_true()[0])
+        raise ParameterError(where, f"{int(dup.sum())} rows repeat a (piece, slot) pair, e.g. "
+                             f"piece {df['piece'][i]} slot {df['slot'][i]}; each question needs "
+                             "exactly one prediction")
+    return df
 
 
 def _check_columns(df, param: str) -> bool:
@@ -964,8 +984,9 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
     outcomes = {}
     for i in order:
         n, d, _ = labels[i]
-        outcomes[i] = judge(corpus, models[i].predictions,
-                            param=f"predictions (N={n:g}, D={d})")
+        src = (models[i].info or {}).get("source")
+        outcomes[i] = judge(corpus, models[i].predictions, param=f"predictions (N={n:g}, D={d})"
+                            if src is None else f"--predictions {src!r} (N={n:g}, D={d})")
     rules = {o.rule for o in outcomes.values()}
     if len(rules) > 1:
         raise ParameterError("predictions", "some tables have logprob and some do not; the "
@@ -1099,6 +1120,7 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
     """
     from sim.io import atomic_dir, ensure_writable_dir, manifest_base, write_json, write_parquet
     from sim.measure.trained_report import summary_markdown
+    from sim.runfolder import table_hashes
 
     root = ensure_writable_dir(out_root)
     rid = run_id or _run_id(result)
@@ -1132,6 +1154,7 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
             "corpus_path": result.corpus_path, "rule": result.rule,
             "models": result.models.select(["scale", "params", "tokens", "seed"]).to_dicts(),
             "timings": result.timings, "plots": pngs,
+            "content_sha256": table_hashes(tmp),  # checked by sim.runfolder.open_run_folder
         })
         write_json(tmp / "manifest.json", manifest)
         from sim.io import atomic_write_text

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sim.figures import fmt as _fmt  # the old private name, kept for old imports
 from sim.io import atomic_dir, atomic_write_text, manifest_base, write_json, write_parquet
+from sim.runfolder import table_hashes
 
 __all__ = ["write_run_folder", "summary_markdown", "verdict_lines", "doubling_lines",
            "RUN_FILES"]
@@ -167,6 +168,6 @@ def write_run_folder(res, path: Path, plots: bool = True) -> Path:
                          "doubling": res.doubling, "quanta": res.quanta,
                          "bound_holds": res.bound_holds,
                          "execution": res.extra.get("execution"),
-                         "files": [*RUN_FILES, *figs]})
+                         "files": [*RUN_FILES, *figs], "content_sha256": table_hashes(tmp)})
         write_json(tmp / "manifest.json", manifest)
     return path
