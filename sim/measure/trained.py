@@ -23,12 +23,18 @@ Per model (`measure_model`):
   CE: the δ → θ calibration constant the theory leaves free, here measured (with ε = 0,
   Markov's inequality gives θ <= 2δ).
 - **Per-skill failure rates** f(s) = failed test pieces using s / test pieces using s (§3); the
-  test split is a random skill graph, so Theorem 8 applies to it: ``curves`` holds β_emp(α)
-  (mu1-weighted upper quantile of f over θ, as `sim run`), β*, β*_finite (|T| = n_test,
-  failure probability 0.01), β_adv, and ``adv_position = (β_emp − 1)/(β_adv − 1)``: 0 is a
-  random error set, 1 the top-θ adversary, below 0 failures that fall on skills of small
-  measure (the scales table reports it at α = `HEADLINE_ALPHA`; NaN where β_adv < 1.05, as
-  when θ is near 1 and no error set can be far from random).
+  test split is a random skill graph, so Theorem 8 applies to it, measured exactly as `sim run`
+  measures it (one code path, `sim.measure.skills.skill_curve`): skills weighted by their
+  share of the test split's edges (``edge_share``), ``mean_competence`` = Σ share(s)(1 − f(s))
+  (the same column as `sim run`'s), β_emp(α) the share-weighted upper quantile of f over θ,
+  β*, β*_finite (|T| = n_test, failure probability 0.01, bad sets counted by
+  `theory.bounds.log_n_sets` for a non-uniform measure), and β_adv from the *measured* law of
+  X over the test pieces for the adversary's nested sets Z_α (drawn on the edge shares as in
+  `sim run`; ``z_measure`` is Z_α's own measure, which overshoots α). ``adv_position =
+  (β_emp(α_Z) − 1)/(β_adv − 1)``, with β_emp at Z's own measure α_Z: 0 is a random error
+  set, 1 the top-θ adversary, below 0 failures that fall on skills of small measure (the
+  scales table reports it at α = `HEADLINE_ALPHA`; NaN where β_adv < 1.05, as when θ is near
+  1 and no error set can be far from random). ``holds`` is null where β_emp is undefined.
 - **Tuples** (§5, both readings), in groups: ``test`` (every k'-subset of a test piece,
   k' <= k), split into ``seen`` / ``unseen`` by whether the subset co-occurs in one of the
   model's training pieces, ``heldout`` (held-out pairs and triples, on the heldout split), ``wide``

@@ -49,8 +49,11 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
         if result.emergence is not None:
             write_parquet(result.emergence, tmp / "emergence.parquet")
         fit = {k: v for k, v in result.fit.items() if not k.startswith("_")}
-        write_json(tmp / "fit.json", {"fit": fit, "doubling": result.doubling,
-                                      "emergence": result.emergence_summary})
+        write_json(tmp / "fit.json", {
+            "fit": fit, "fit_quality": result.fit_quality, "doubling": result.doubling,
+            "emergence": result.emergence_summary,
+            "verdicts": {k: v.to_dict() for k, v in result.verdicts.items()},
+            "headline": result.headline_dict(), "verdict_details": result.verdict_details})
         pngs = []
         if plots:
             from sim.measure.trained_plots import write_plots

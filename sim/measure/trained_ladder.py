@@ -13,7 +13,14 @@ import numpy as np
 
 from sim.corpus.types import Corpus
 from sim.measure.trained_model import _check_model, _Context, measure_model
-from sim.measure.trained_verdicts import _doubling, _emergence, _fit
+from sim.measure.trained_verdicts import (
+    VERDICT_BOOT,
+    _doubling,
+    _emergence,
+    _fit,
+    headline_composition,
+    ladder_verdicts,
+)
 from theory.errors import ParameterError
 
 __all__ = ["TrainedRun", "measure_ladder", "ladder_path", "MAX_MODELS"]
@@ -91,8 +98,23 @@ class TrainedRun:
     emergence_summary: dict
     timings: dict = field(default_factory=dict)
     corpus_path: str | None = None
+    #: name -> `sim.measure.verdict.Verdict` (`sim.measure.trained_verdicts.ladder_verdicts`)
+    verdicts: dict = field(default_factory=dict)
+    #: `theory.fit.FitQuality.to_dict()` of the loss-law fit, or None (not fitted)
+    fit_quality: dict | None = None
+    #: the numbers beside the verdicts (comparators, counts, theta/delta at the ends)
+    verdict_details: dict = field(default_factory=dict)
     path: Path | None = None
     run_id: str | None = None
+
+    def headline(self):
+        """The headline verdict: composition on never-seen combinations (the worst group,
+        `sim.measure.trained_verdicts.headline_composition`), or None."""
+        return headline_composition(self.verdicts)
+
+    def headline_dict(self) -> dict | None:
+        h = self.headline()
+        return None if h is None else h.to_dict()
 
     def summary(self) -> dict:
         """Headline numbers and verdicts, JSON-ready."""
@@ -107,11 +129,16 @@ class TrainedRun:
                 "corpus": self.corpus_path, "corpus_config": self.corpus_config,
                 "rule": self.rule, "n_models": s.height, "fit": fit,
                 "doubling": self.doubling, "emergence": self.emergence_summary,
+                "fit_quality": self.fit_quality,
+                "verdicts": {k: v.to_dict() for k, v in self.verdicts.items()},
+                "headline": self.headline_dict(),
+                "verdict_details": self.verdict_details,
                 "scales": s.select(cols).to_dicts(), "timings": self.timings}
 
 
 def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
-                   n_boot: int = 100, seed: int = 0, progress: bool = False) -> TrainedRun:
+                   n_boot: int = 100, seed: int = 0, progress: bool = False,
+                   n_boot_verdicts: int | None = None) -> TrainedRun:
     """Measure a ladder of models on one corpus (module docstring).
 
     Parameters
@@ -125,6 +152,10 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
         (`ladder_path`; default: inferred).
     n_boot : int
         Bootstrap resamples of the loss-law fit (0: none).
+    n_boot_verdicts : int, optional
+        Bootstrap resamples of each verdict's interval (default
+        `sim.measure.trained_verdicts.VERDICT_BOOT`; 0: no intervals, every verdict
+        inconclusive).
     seed : int
         Seed of the tensorized draws and the bootstrap.
 
@@ -143,6 +174,10 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
         raise ParameterError("models", f"at most {MAX_MODELS}; got {len(models)}")
     if int(n_boot) != n_boot or n_boot < 0:
         raise ParameterError("n_boot", f"must be an integer >= 0; got {n_boot!r}")
+    n_vboot = VERDICT_BOOT if n_boot_verdicts is None else n_boot_verdicts
+    if int(n_vboot) != n_vboot or n_vboot < 0:
+        raise ParameterError("n_boot_verdicts", f"must be an integer >= 0; got {n_vboot!r}")
+    n_vboot = int(n_vboot)
     from sim.measure.trained import judge
 
     labels = [_check_model(corpus, mp, i) for i, mp in enumerate(models)]
@@ -185,7 +220,11 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
         for c, v in cols.items():
             r[c] = bool(v[j]) if c == "on_path" else float(v[j])
     skills = pl.concat([r.skills for r in results])
-    emergence, esum = _emergence(skills, rows, mask, x, path_axis)
+    emergence, esum, ab_verdict = _emergence(skills, rows, mask, x, path_axis, n_boot=n_vboot,
+                                             seed=seed)
+    lv = ladder_verdicts(ctx, results, rows, fit_info, dsum, mask, x, corpus.config,
+                         n_boot=n_vboot, seed=seed)
+    verdicts = dict(lv["verdicts"], abruptness=ab_verdict)
 
     scales = pl.DataFrame(rows, infer_schema_length=None)
     casts = {"scale": pl.Int32, "seed": pl.Int64, "n_unseen_skills": pl.Int64,
@@ -200,7 +239,9 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
         curves=pl.concat([r.curves for r in results]),
         tuples=pl.concat([r.tuples for r in results]), models=models_df, emergence=emergence,
         fit=dict(fit_json, _object=fit_info.get("_object")), doubling=dsum,
-        emergence_summary=esum, corpus_path=corpus.extra.get("path"))
+        emergence_summary=esum, corpus_path=corpus.extra.get("path"), verdicts=verdicts,
+        fit_quality=None if lv["quality"] is None else lv["quality"].to_dict(),
+        verdict_details=lv["details"])
     run.timings["measure_s"] = time.perf_counter() - t0
     return run
 

@@ -5,7 +5,7 @@ the emergence curve against Theorem 8 and the adversary, and tuple competence in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,8 @@ FAILURE_PROB = 0.01
 #: the alpha at which ``adv_position`` is reported in the scales table (the headline alpha
 #: of `sim run`'s adversary; every alpha is in the curves table)
 HEADLINE_ALPHA = 0.2
+#: draws per question of the composition comparator (`composition_data`)
+COMPARATOR_DRAWS = 8
 #: ``adv_position`` is reported only where beta_adv >= 1 + ADV_GAP
 ADV_GAP = 0.05
 
@@ -35,6 +37,8 @@ class ModelMeasures:
     tuples: object
     outcomes: Outcomes
     question_accuracy: np.ndarray  # per skill (NaN where no question)
+    #: per (group, k'), the occurrences behind the composition verdicts (`composition_data`)
+    composition: dict = field(default_factory=dict)
 
 
 def _question_ce(lp: np.ndarray, noise: float, n_answers: int) -> np.ndarray:
@@ -83,6 +87,58 @@ class _Context:
         self.picks: dict = {}
         # per-skill question index (slots): which (row, col) of test ask about skill s
         self.q_skill = test.skills.astype(np.int64)
+        # Theorem 8's measure, as `sim run` (`sim.measure.skills.skill_curve`): each skill's
+        # share of the test split's edges, the adversary's nested sets Z_alpha drawn on it,
+        # the measured law of X (slots in Z) over the test pieces and Z's own measure
+        from sim.learners.adversary import adversary_levels
+        from sim.measure.skills import z_histograms, z_measures
+        from theory.bounds import DEFAULT_ALPHAS
+
+        self.alphas = np.asarray(DEFAULT_ALPHAS, dtype=float)
+        sk = test.skills.astype(np.int64)
+        edges = np.bincount(sk[sk >= 0], minlength=cfg.n_skills).astype(np.float64)
+        self.share = edges / max(edges.sum(), 1.0)
+        srt = np.sort(sk, axis=1)
+        distinct = not ((srt[:, 1:] == srt[:, :-1]) & (srt[:, :-1] >= 0)).any()
+        self.measure = None if (cfg.skill_dist == "uniform" and distinct) else self.share
+        levels = adversary_levels(self.share, self.alphas, seed)
+        self.zhist = z_histograms(sk, levels, self.alphas.shape[0], cfg.k)
+        self.z_measure = z_measures(self.share, levels, self.alphas.shape[0])
+        # slots: CSR index of the test split's questions by skill (flat row * width + col)
+        w = sk.shape[1]
+        flat = sk.reshape(-1)
+        qpos = np.flatnonzero(flat >= 0)
+        order = np.argsort(flat[qpos], kind="stable")
+        self.q_members = qpos[order]
+        cnt = np.bincount(flat[qpos], minlength=cfg.n_skills)
+        self.q_start = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
+        self.q_width = w
+
+    def question_picks(self, name: str, kp: int, skills: np.ndarray) -> np.ndarray:
+        """For each occurrence, question slot and draw r < `COMPARATOR_DRAWS`, a random test
+        question about the same skill (flat index into the test split's questions; −1: the
+        skill has none). Seeded by (seed, group, k'): the same draws for every model."""
+        from sim.engine.rng import stream_key, uniform_np
+
+        cache_key = ("q", name, kp)
+        if cache_key in self.picks:
+            return self.picks[cache_key]
+        key = stream_key(self.seed, "comparator", name, kp)
+        n, m = skills.shape
+        pos = np.arange(n, dtype=np.int64)
+        out = np.full((n, m, COMPARATOR_DRAWS), -1, dtype=np.int64)
+        for j in range(m):
+            s = skills[:, j]
+            ok = s >= 0
+            sj = np.where(ok, s, 0)
+            cnt = np.where(ok, self.q_start[sj + 1] - self.q_start[sj], 0)
+            has = ok & (cnt > 0)
+            for r in range(COMPARATOR_DRAWS):
+                u = uniform_np(key, pos, j * COMPARATOR_DRAWS + r)
+                idx = np.minimum((u * cnt).astype(np.int64), np.maximum(cnt - 1, 0))
+                out[has, j, r] = self.q_members[self.q_start[sj[has]] + idx[has]]
+        self.picks[cache_key] = out
+        return out
 
     def tensor_picks(self, name: str, kp: int, skills: np.ndarray) -> np.ndarray:
         """For each occurrence and skill, a random test piece using that skill (−1: none)."""
@@ -147,17 +203,41 @@ def _subpiece_failed(o, kp: int, rule: str) -> np.ndarray:
     return (~o.correct[:, :kp]).any(axis=1)
 
 
-def _theory(theta: float, k: int, alphas, n_skills: int, n_texts: int):
-    from theory.bounds import beta_adv, beta_star, beta_star_finite
+def composition_data(ctx: _Context, te, success: np.ndarray, skills: np.ndarray,
+                     cluster: np.ndarray, name: str, kp: int, rule: str) -> dict | None:
+    """The occurrences of one (group, k') beside their fair comparator (docs/theory.md §5).
 
-    a = np.asarray(alphas, dtype=float)
-    if not 0.0 < theta < 1.0:
-        nan = np.full(a.shape, np.nan)
-        return nan, nan, nan
-    bs = np.atleast_1d(beta_star(theta, k, a)).astype(float)
-    bf = np.atleast_1d(beta_star_finite(theta, k, a, n_skills, n_texts, FAILURE_PROB))
-    ba = np.atleast_1d(beta_adv(theta, int(k), a)).astype(float)
-    return bs, bf.astype(float), ba
+    For each piece of the group (``success``: judged; `skills`: the skill of each of its
+    questions in slot order, −1 padding), ``comparator`` is the chance that a piece made of
+    the *same model's* answers to other questions about the same skills, taken from the test
+    split `te` (where the skills appear in seen combinations), passes the same failure rule:
+    for each question slot j, `COMPARATOR_DRAWS` seeded test questions about skill s_j, and
+    each draw's piece judged by the run's rule (cloze loss >= 1/2, or any wrong answer). Under
+    exact match its mean is the product of the model's question accuracies on those skills:
+    what independent questions would give. Unlike ∏ (1 − f(s)) it does not count, in each
+    skill's rate, the failures of the other skills of that skill's pieces. ``cluster``: the
+    bootstrap unit (a held-out tuple, or the piece itself). Slots only (None otherwise: a
+    parity piece has one question that needs all its skills).
+    """
+    if ctx.cfg.task != "slots" or skills.shape[0] == 0:
+        return None
+    skills = np.asarray(skills, dtype=np.int64)
+    picks = ctx.question_picks(name, kp, skills)  # (n, m, R)
+    real = (skills >= 0)[:, :, None]
+    have = picks >= 0
+    pk = np.maximum(picks, 0)
+    n_real = np.maximum(real.sum(axis=1), 1)  # (n, 1)
+    if rule == "cloze_loss":
+        lp = np.nan_to_num(te.logprob.reshape(-1), nan=0.0)
+        # a skill with no test question has no evidence: its question counts as failed
+        q_loss = np.where(have, -lp[pk], np.inf)
+        loss = np.where(real, q_loss, 0.0).sum(axis=1) / n_real
+        passed = loss < FAIL_LOSS
+    else:
+        q_ok = np.where(have, te.correct.reshape(-1)[pk], False)
+        passed = np.where(real, q_ok, True).all(axis=1)
+    return {"success": np.asarray(success, dtype=bool), "comparator": passed.mean(axis=1),
+            "cluster": np.asarray(cluster, dtype=np.int64)}
 
 
 def _check_model(corpus: Corpus, mp, i: int) -> tuple[float, int, int]:
@@ -197,8 +277,7 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
     """
     import polars as pl
 
-    from sim.measure.skills import beta_emp, clean_rates, skill_metrics
-    from theory.bounds import DEFAULT_ALPHAS
+    from sim.measure.skills import beta_emp, clean_rates, skill_curve, skill_metrics
 
     n_params, n_data, seed = _check_model(corpus, mp, scale)
     ctx = context or _Context(corpus)
@@ -261,35 +340,43 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
         n_c = np.bincount(sk[ok], weights=piece_ok[rows], minlength=ctx.n_skills)
         with np.errstate(invalid="ignore", divide="ignore"):
             qacc = np.where(n_q > 0, n_c / np.maximum(n_q, 1), np.nan)
-    row.update(skill_metrics(f, ctx.mu1))
+    # mean_competence: Σ share(s) (1 − f(s)), the edge-share weighting of `sim run`
+    row.update(skill_metrics(f, ctx.share))
     row["n_unseen_skills"] = int((n_edges == 0).sum())
 
-    # emergence curve (k' = 1) against Theorem 8 and the adversary
-    alphas = np.asarray(DEFAULT_ALPHAS, dtype=float)
-    weights = None if cfg.skill_dist == "uniform" else ctx.mu1
-    bs, bf, ba = _theory(theta, cfg.k, alphas, cfg.n_skills, len(test))
-    be = beta_emp(f, weights, theta, alphas) if theta > 0 else np.full(alphas.shape, np.nan)
+    # emergence curve (k' = 1) against Theorem 8 and the adversary: the one measure of
+    # `sim run` (`sim.measure.skills.skill_curve`); the adversary's position is judged at
+    # its set's own measure (Z_alpha overshoots alpha by up to one skill's share)
+    alphas = ctx.alphas
+    be, bs, bf, ba = skill_curve(theta, cfg.k, alphas, f, ctx.share, ctx.zhist, cfg.n_skills,
+                                 len(test), ctx.measure, FAILURE_PROB)
+    be_z = (beta_emp(f, ctx.share, theta, ctx.z_measure) if 0.0 < theta < 1.0
+            else np.full(alphas.shape, np.nan))
     bound = np.where(np.isfinite(bf), bf, 1.0 / alphas)
+    valid = np.isfinite(be)
     with np.errstate(invalid="ignore", divide="ignore"):
         holds = be <= bound * (1 + 1e-12)
         tight = be / bound
         # where the adversary forces almost nothing beyond a random set (theta near 1) the
         # ratio is 0/0: report it only when the gap is at least ADV_GAP
-        pos = np.where(ba - 1.0 >= ADV_GAP, (be - 1.0) / (ba - 1.0), np.nan)
-    valid = np.isfinite(be)
+        pos = np.where(ba - 1.0 >= ADV_GAP, (be_z - 1.0) / (ba - 1.0), np.nan)
     row["bound_holds"] = bool(np.all(holds[valid])) if valid.any() else True
     thm = valid & np.isfinite(bf)
     row["worst_tightness_finite"] = float(np.max(tight[thm])) if thm.any() else float("nan")
     j = int(np.argmin(np.abs(alphas - HEADLINE_ALPHA)))
     row["adv_position"] = float(pos[j])
+    # an undefined check is stored as null, not as "did not hold"
+    holds_col = [bool(h) if v else None for h, v in zip(holds, valid, strict=True)]
     curves = pl.DataFrame({
         "scale": np.full(alphas.shape, scale, dtype=np.int32),
         "params": np.full(alphas.shape, n_params), "tokens": np.full(alphas.shape, float(n_data)),
         "kprime": np.full(alphas.shape, 1, dtype=np.int32), "alpha": alphas,
         "theta_kprime": np.full(alphas.shape, theta), "beta_emp": be, "beta_star": bs,
-        "beta_star_finite": bf, "beta_adv": ba,
+        "beta_star_finite": bf, "beta_adv": ba, "z_measure": ctx.z_measure,
+        "beta_emp_at_z": be_z,
         "bound": np.where(np.isfinite(bf), "theorem", "markov").tolist(),
-        "holds": holds, "tightness": tight, "adv_position": pos})
+        "holds": pl.Series("holds", holds_col, dtype=pl.Boolean), "tightness": tight,
+        "adv_position": pos})
 
     # tuples, both readings, by group
     f_clean = clean_rates(f)
@@ -303,6 +390,7 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
         for gname, mask in (("seen", seen), ("unseen", ~seen)):
             trows.append(_group_row(ctx, gname, kp, succ[mask], sub[mask], f_clean, test_ok,
                                     seen[mask], picks_name=f"test-{gname}-{n_data}"))
+    comp = {}
     if "heldout" in out.splits:
         ho = out.splits["heldout"]
         hs = corpus.splits["heldout"]
@@ -317,6 +405,8 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
             tup = held[tid[sel], :m]
             trows.append(_group_row(ctx, "heldout", int(m), ~ho.failed[sel], tup, f_clean,
                                     test_ok, seen_t[tid[sel]]))
+            comp[("heldout", int(m))] = composition_data(
+                ctx, te, ~ho.failed[sel], hs.skills[sel], tid[sel], "heldout", int(m), rule)
     if "wide" in out.splits:
         wo = out.splits["wide"]
         ws = corpus.splits["wide"]
@@ -326,6 +416,9 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
             trows.append(_group_row(ctx, "wide", int(kp), ~wo.failed[sel], ws.skills[sel, :kp]
                                     .astype(np.int64), f_clean, test_ok,
                                     np.zeros(int(sel.sum()), dtype=bool)))
+            comp[("wide", int(kp))] = composition_data(
+                ctx, te, ~wo.failed[sel], ws.skills[sel, :kp], np.flatnonzero(sel), "wide",
+                int(kp), rule)
     # pieces of k' questions
     if cfg.task == "slots":
         for kp in range(1, cfg.k):
@@ -334,13 +427,23 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
                                     f_clean, test_ok, None))
     trows.append(_group_row(ctx, "size", cfg.k, test_ok, test.skills.astype(np.int64), f_clean,
                             test_ok, None))
+    # the comparator on the test pieces themselves (seen combinations): a fairness check
+    comp[("test", cfg.k)] = composition_data(ctx, te, test_ok, test.skills,
+                                             np.arange(len(test)), "test", cfg.k, rule)
+    for r in trows:
+        c = comp.get((r["group"], r["kprime"])) if r["group"] in ("heldout", "wide") else None
+        if r["group"] == "size" and r["kprime"] == cfg.k:
+            c = comp.get(("test", cfg.k))
+        r["competence_comparator"] = (float(c["comparator"].mean()) if c is not None
+                                      and c["comparator"].size else float("nan"))
     if "wide" in out.splits:
         for r in [r for r in trows if r["group"] == "wide"]:
             trows.append(dict(r, group="size", seen=float("nan")))
     tuples = pl.DataFrame(trows, schema={
         "group": pl.String, "kprime": pl.Int32, "n_occurrences": pl.Int64, "n_tuples": pl.Int64,
         "competence_pieces": pl.Float64, "competence_tensor": pl.Float64,
-        "competence_product": pl.Float64, "seen": pl.Float64}, orient="row")
+        "competence_product": pl.Float64, "seen": pl.Float64,
+        "competence_comparator": pl.Float64}, orient="row")
     tuples = tuples.with_columns(pl.lit(scale, dtype=pl.Int32).alias("scale"),
                                  pl.lit(n_params).alias("params"),
                                  pl.lit(float(n_data)).alias("tokens")).select(
@@ -364,6 +467,8 @@ def measure_model(corpus: Corpus, mp: ModelPredictions, *, outcomes: Outcomes | 
         "params": np.full(ctx.n_skills, n_params),
         "tokens": np.full(ctx.n_skills, float(n_data)),
         "skill": np.arange(ctx.n_skills, dtype=np.int32), "mu1": ctx.mu1,
+        "edge_share": ctx.share,
         "n_edges": n_edges.astype(np.int64), "n_failed": n_failed, "failure_rate": f,
         "question_accuracy": qacc})
-    return ModelMeasures(row, skills, curves, tuples, out, qacc)
+    return ModelMeasures(row, skills, curves, tuples, out, qacc,
+                         {k: v for k, v in comp.items() if v is not None})
