@@ -63,6 +63,10 @@ def test_a_model_worse_on_heldout_pieces_does_not_beat_the_fair_comparator(comp_
     t = run.tuples.filter((pl.col("group") == "heldout") & (pl.col("kprime") == 2)).row(
         0, named=True)
     assert t["competence_pieces"] < t["competence_comparator"]
+    # the comparator is the model's per-question accuracy, cubed (3 questions per piece), not
+    # prod(1 - f(s)) over the pair (about 0.73^2, each f counting the other questions too);
+    # its sd is about 0.01 here, so 0.03 is 3 sd
+    assert abs(t["competence_comparator"] - P_QUESTION**3) < 0.03
     assert v.status == "fails"
     assert v.detects == "composition"
     # the estimate is near 0.88^3: binomial sd of the ratio ~ 0.011 (4000 pieces at ~0.5);
@@ -223,3 +227,31 @@ def test_trained_mean_competence_is_edge_share_weighted():
     cur = run.curves
     assert (cur["z_measure"] >= cur["alpha"] - 1e-12).all()
     assert cur["holds"].dtype == pl.Boolean
+
+
+def test_sim_measure_json_carries_each_verdict(tmp_path, cli_runner):
+    from sim.cli import main
+
+    d = tmp_path / "corpus"
+    cfg = COMP_CFG
+    with pytest.raises(SystemExit) as e:
+        main(["corpus", "--skills", str(cfg["n_skills"]), "--k", "3", "--pieces", "2000",
+              "--test", "2000", "--wide", "4", "--wide-pieces", "200", "--heldout-pairs", "20",
+              "--heldout-triples", "0", "--pieces-per-tuple", "20", "--skill-dist", "uniform",
+              "--out", str(d)])
+    assert e.value.code == 0
+    from sim.corpus import load_corpus
+
+    c = load_corpus(d)
+    f = tmp_path / "p.parquet"
+    _split_predictions(c, {"heldout": 0.5}, 0).write_parquet(f)
+    code, out, err = cli_runner("measure", "--corpus", str(d), "--predictions", str(f),
+                                "--out", str(tmp_path / "o"), "--no-plots", "--json",
+                                "--verdict-boot", "50")
+    assert code == 0, err
+    doc = json.loads(out)
+    v = doc["verdicts"]["composition_heldout_k2"]
+    # 0.5 / 0.9 per question on held-out pieces: ratio (5/9)^3 = 0.17, far below the margin
+    assert v["status"] == "fails" and v["interval"][1] < 1 - COMPOSITION_MARGIN
+    assert doc["headline"]["claim"] == v["claim"]
+    assert doc["verdicts"]["doubling_tensor_1_to_2"]["detects"] == "theta_scaling"

@@ -9,7 +9,7 @@ __all__ = ["summary_markdown", "verdict_lines"]
 
 def _v(v) -> str:
     """A verdict's line with its class (what it can detect) in front."""
-    return f"[{v.detects}] {v.line()}"
+    return f"({v.detects}) {v.line()}"
 
 
 def verdict_lines(run) -> list[str]:
