@@ -131,7 +131,8 @@ def plot_skill_emergence(run, path: Path) -> Path:
 
 def plot_tuples(run, path: Path) -> Path:
     """Tuple competence over scale by group: measured pieces reading (solid), measured
-    tensorized reading (dashed), product prediction (dotted)."""
+    tensorized reading (dashed), product prediction (dotted) and, for held-out and wide
+    pieces, the fair comparator of the composition verdicts (dash-dot)."""
     import polars as pl
 
     plt = _pyplot()
@@ -158,6 +159,11 @@ def plot_tuples(run, path: Path) -> Path:
                     label=f"k'={kp} tensorized")
             ax.plot(x[o], tk["competence_product"].to_numpy()[o], ":", color=c,
                     label=f"k'={kp} product (prediction)")
+            if "competence_comparator" in tk.columns:
+                cmp_ = tk["competence_comparator"].to_numpy()[o]
+                if np.isfinite(cmp_).any():
+                    ax.plot(x[o], cmp_, "-.", color=c, lw=1.5,
+                            label=f"k'={kp} fair comparator")
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title({"seen": "tuples seen in training", "unseen": "subsets never drawn",

@@ -31,7 +31,8 @@ def verdict_lines(run) -> list[str]:
             return f" [{_fmt(v[0])}, {_fmt(v[1])}]" if isinstance(v, (list, tuple)) else ""
         ek = (f"against the known irreducible loss {_fmt(q['E_known'])}"
               if q and q.get("E_known") is not None else
-              "(irreducible loss not known: no label noise)")
+              "against the known irreducible loss 0 (no label noise: E is not gated, its log "
+              "ratio to 0 is undefined)")
         lines.append(f"Loss law fitted to ce_test over {fit['n_models']} models: E = "
                      f"{_fmt(f['E'])} {ek}, A = {_fmt(f['A'])}, a = {_fmt(f['alpha'])}"
                      f"{iv('alpha')}, B = {_fmt(f['B'])}, b = {_fmt(f['beta'])}{iv('beta')} "
