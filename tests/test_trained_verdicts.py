@@ -14,7 +14,10 @@ from sim.corpus import CorpusConfig, make_corpus
 from sim.measure.trained import measure_ladder
 from sim.measure.trained_types import ModelPredictions
 from sim.measure.trained_verdicts import (
+    ABRUPTNESS_MARGIN,
     COMPOSITION_MARGIN,
+    abruptness_verdict,
+    adv_position_draws,
     decide_band,
     theta_delta_verdict,
 )
@@ -255,3 +258,48 @@ def test_sim_measure_json_carries_each_verdict(tmp_path, cli_runner):
     assert v["status"] == "fails" and v["interval"][1] < 1 - COMPOSITION_MARGIN
     assert doc["headline"]["claim"] == v["claim"]
     assert doc["verdicts"]["doubling_tensor_1_to_2"]["detects"] == "theta_scaling"
+
+
+def test_abruptness_verdict_steps_against_smooth_curves():
+    # 24 skills, each learned in one step at its own scale (of 8): per-skill abruptness 1, the
+    # mean a staircase of 1/7 steps, so the difference ~0.86 holds; identical straight lines
+    # differ by exactly 0, below the margin: fails; 2 scales: inconclusive
+    x = np.arange(8)
+    steps = np.array([(x >= 1 + (s % 7)).astype(float) for s in range(24)])
+    w = np.full(24, 1 / 24)
+    v = abruptness_verdict(steps, w, n_boot=100, seed=0)
+    assert v.status == "holds" and v.value > 0.8 and v.interval[0] >= ABRUPTNESS_MARGIN
+    lines = np.tile(x / 7.0, (24, 1))
+    v = abruptness_verdict(lines, w, n_boot=100, seed=0)
+    assert v.status == "fails" and abs(v.value) < 1e-12
+    v = abruptness_verdict(steps[:, :2], w, n_boot=100, seed=0)
+    assert v.status == "inconclusive" and "3 scales" in v.reason
+
+
+def test_error_set_bootstrap_recomputes_the_measured_position():
+    # the bootstrap of the error-set position rebuilds f, theta, the edge shares, Z's measure
+    # and the law of X from resampled test pieces: its draws must centre on the position that
+    # measure_model computes from the full split: a percentile bootstrap's median lies within
+    # a small fraction of its sd of the estimate (here 0.07 sd), so 1 sd is a wide margin
+    from _trained_fixtures import simulated_predictions
+
+    from sim.measure.trained_model import HEADLINE_ALPHA, _Context
+
+    c = make_corpus(CorpusConfig(n_skills=40, k=3, n_pieces=2000, n_test=4000, n_wide=100,
+                                 pieces_per_tuple=10, heldout_pairs=4, heldout_triples=0,
+                                 skill_dist="zipf:1"))
+    p = np.where(np.arange(40) % 3 == 0, 0.6, 0.97)  # a third of the skills fail often
+    mp = ModelPredictions(1000, 2000, 0, simulated_predictions(c, p, 2, with_logprob=False))
+    run = measure_ladder(c, [mp], n_boot=0, n_boot_verdicts=0)
+    pos = run.scales["adv_position"][0]
+    assert np.isfinite(pos)
+    ctx = _Context(c, seed=0)
+    from sim.measure.trained import judge
+
+    failed = judge(c, mp.predictions).splits["test"].failed
+    j = int(np.argmin(np.abs(ctx.alphas - HEADLINE_ALPHA)))
+    d = adv_position_draws(ctx, failed, 300, np.random.default_rng(0), j)
+    d = d[np.isfinite(d)]
+    assert d.size > 250
+    assert abs(np.median(d) - pos) < d.std()
+    assert d.std() > 0

@@ -232,6 +232,9 @@ COMPOSITION_MARGIN = 0.05
 MIN_CLUSTERS = 10
 #: "theta falls like the fitted excess loss": theta ∝ delta^b with b within this factor of 1
 THETA_DELTA_TOLERANCE = 1.5
+#: per-skill learning is "more abrupt than the mean" when the median per-skill abruptness
+#: exceeds the mean curve's by at least this (a tenth of the curve's range in one step)
+ABRUPTNESS_MARGIN = 0.1
 #: bootstrap resamples of every ladder verdict's interval (`measure_ladder`'s default)
 VERDICT_BOOT = 200
 #: error sets "look random" when their position between a random set (0) and the top-theta
@@ -511,7 +514,8 @@ def abruptness_verdict(curves: np.ndarray, weights: np.ndarray, *, n_boot: int, 
     `curves`: per skill, competence at each scale of the path (seeds averaged); `weights`:
     the skills' measure. Estimate: median per-skill abruptness minus the abruptness of the
     weighted mean curve; interval: a bootstrap over skills. Holds when the interval lies
-    above 0. With fewer than 3 scales every curve's abruptness is 1 (inconclusive).
+    above `ABRUPTNESS_MARGIN`. With fewer than 3 scales every curve's abruptness is 1
+    (inconclusive).
     """
     from sim.measure.verdict import make_verdict
 
@@ -536,8 +540,8 @@ def abruptness_verdict(curves: np.ndarray, weights: np.ndarray, *, n_boot: int, 
         return float(np.nanmedian(ab) - _abruptness(mean))
 
     if gate is not None:
-        return make_verdict(claim, "emergence", stat, None, None, 0.0, direction=">=",
-                            level=level, gate_failure=gate)
+        return make_verdict(claim, "emergence", stat, None, None, ABRUPTNESS_MARGIN,
+                            direction=">=", level=level, gate_failure=gate)
     value = stat_of(np.arange(c.shape[0]))
     iv = None
     if n_boot > 0:
@@ -552,7 +556,8 @@ def abruptness_verdict(curves: np.ndarray, weights: np.ndarray, *, n_boot: int, 
             draws[b] = (np.nanmedian(ab) - _abruptness(mean)) if np.isfinite(ab).any() \
                 else np.nan
         iv = _quantiles(draws, level)
-    return make_verdict(claim, "emergence", stat, value, iv, 0.0, direction=">=", level=level)
+    return make_verdict(claim, "emergence", stat, value, iv, ABRUPTNESS_MARGIN, direction=">=",
+                        level=level)
 
 
 def adv_position_draws(ctx, failed: np.ndarray, n_boot: int, rng, alpha_index: int):
