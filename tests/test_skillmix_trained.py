@@ -103,7 +103,7 @@ def test_cli_json_files_and_narrowed_k(cli_runner, trained_run, tmp_path):
 @pytest.mark.parametrize("make, args, match", [
     (lambda d: d, [], "is not a run folder: manifest.json is missing"),
     (lambda d: (d / "manifest.json").write_text('{"kind": "trained"}') and d, [],
-     "is not a complete trained run: tuples.parquet is missing"),
+     "manifest.json' has no config"),
     (None, ["--queries", "20"], "drop --queries"),
     (None, ["--skills", "20"], "drop --skills"),
     (None, ["--k", "2,9"], "--k: the run has pieces of k = 1, 2, 3, 4, 5, 6 skills only; got 9"),

@@ -42,6 +42,10 @@ DETECTS = {
                      "never composition",
     "composition": "can fail on composition: skills never seen together in one training piece",
     "loss_law": "tests whether the losses follow the fitted scaling law",
+    "emergence": "tests how single skills are learned along the ladder (abrupt per skill "
+                 "against a smooth mean); not composition",
+    "error_sets": "tests where the failures fall among the skills (a random error set or "
+                  "Theorem 8's adversary); not composition",
 }
 
 #: default two-sided confidence level of the intervals

@@ -220,20 +220,12 @@ def _one_pass(graph, rules, index, zlevel, n_alpha, *, progress, workers, schedu
 
 
 def _skill_curve(theta, k, alphas, f, share, zhist, n_skills, n_texts, measure):
-    """The graph's per-skill emergence curve at one scale, held against Theorem 8."""
-    from sim.measure.skills import beta_emp
-    from theory.bounds import beta_adv_from_hist, beta_star, beta_star_finite
+    """The graph's per-skill emergence curve at one scale (`sim.measure.skills.skill_curve`,
+    the one measure of Theorem 8 shared with trained runs)."""
+    from sim.measure.skills import skill_curve
 
-    nan = np.full(alphas.shape, np.nan)
-    if not 0.0 < theta < 1.0:
-        return nan, nan, nan, nan
-    be = beta_emp(f, share, theta, alphas)
-    bs = np.atleast_1d(beta_star(theta, k, alphas))
-    kw = {} if measure is None else {"measure": measure}
-    bf = np.atleast_1d(beta_star_finite(theta, k, alphas, n_skills, n_texts, FAILURE_PROB,
-                                        **kw))
-    ba = np.array([beta_adv_from_hist(h, theta) if h.sum() > 0 else np.nan for h in zhist])
-    return be, bs, bf, ba
+    return skill_curve(theta, k, alphas, f, share, zhist, n_skills, n_texts, measure,
+                       FAILURE_PROB)
 
 
 def _curve_frame(i, params, reading, kp, alphas, theta_kp, be, bs, bf, ba):

@@ -113,11 +113,18 @@ def read_trained_run(folder, param: str = "--from-run"):
                 else f"its manifest is of kind {m.get('kind', m.get('command'))!r}")
         raise ParameterError(param, f"{str(p)!r} is not a trained run of `sim train` or "
                              f"`sim measure` ({what})")
+    from sim.runfolder import open_run_folder
+
     tables = {}
     need = {"tuples.parquet": ["scale", "group", "kprime", "n_occurrences",
                                "competence_pieces"],
             "models.parquet": ["scale", "params", "tokens", "seed"],
             "scales.parquet": ["scale", "theta"]}
+    # the whole folder checked as every --from-run reader checks it (manifest, config, every
+    # table present and with the hash the manifest records), then the tables read here
+    open_run_folder(p, kinds=("trained",), param=param,
+                    tables={"skills.parquet": ("scale", "params", "skill", "mu1",
+                                               "failure_rate"), **need})
     for name, cols in need.items():
         f = p / name
         if not f.is_file():
