@@ -121,8 +121,10 @@ class Verdict:
         iv = ("" if self.interval is None else
               f" [{f(self.interval[0])}, {f(self.interval[1])}]")
         thr = "" if self.threshold is None else f" {self.direction} {f(self.threshold)}"
+        level = ("no interval" if self.interval is None
+                 else f"{int(round(100 * self.level))}% interval")
         return (f"{self.claim}: {self.status.upper()} ({self.statistic} = {f(self.value)}{iv}"
-                f"{thr}; {int(round(100 * self.level))}% interval); {self.reason}")
+                f"{thr}; {level}); {self.reason}")
 
 
 def decide(value, interval, threshold, *, direction: str = "<=",
