@@ -52,8 +52,18 @@ def configuration_labels(grid, table, exclude=("seed",)):
     parts = []
     for k in keys:
         col = f"grid_{k}" if f"grid_{k}" in table.columns else k
-        parts += [pl.lit(f"{_short(k)}="), pl.col(col).cast(pl.String), pl.lit(", ")]
+        value = pl.col(col)
+        if isinstance(table.schema[col], pl.List):  # a varied params / kprimes list
+            value = value.map_elements(_list_label, return_dtype=pl.String)
+        else:
+            value = value.cast(pl.String)
+        parts += [pl.lit(f"{_short(k)}="), value, pl.lit(", ")]
     return table.with_columns(pl.concat_str(parts[:-1]).alias("config"))
+
+
+def _list_label(values) -> str:
+    """``[1e+08, 1e+10, 1e+12]``: a list-valued grid key (a scale grid, a k' list) in a label."""
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def _short(k: str) -> str:
@@ -241,7 +251,6 @@ def _table(runs, doubling, grid) -> list[str]:
 
     t = configuration_labels(grid, runs)
     d = configuration_labels(grid, doubling)
-    nmin, nmax = t["params"].min(), t["params"].max()
     rows = [
         "| configuration | seeds | mean competence at N min / max | frac >= 0.9 at N max "
         "| bound holds | worst tightness (max) | 10x doubles k (cells) | predicted m |",
@@ -250,6 +259,7 @@ def _table(runs, doubling, grid) -> list[str]:
     for cfg in dict.fromkeys(t["config"].to_list()):
         s = t.filter(pl.col("config") == cfg)
         dd = d.filter(pl.col("config") == cfg)
+        nmin, nmax = s["params"].min(), s["params"].max()  # the configuration's own grid
         lo = s.filter(pl.col("params") == nmin)["mean_competence"].median()
         hi_rows = s.filter(pl.col("params") == nmax)
         hi = hi_rows["mean_competence"].median()
