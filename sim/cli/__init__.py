@@ -23,7 +23,8 @@ import warnings
 
 import click
 
-from sim.errors import interrupt_in
+from sim.errors import clear_interrupt, interrupt_in, note_interrupt
+from sim.io import DiskFull, Notice, is_disk_full
 from theory.errors import ParameterError
 
 __all__ = ["main", "cli", "COMMANDS"]
@@ -77,6 +78,20 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _disk_full(e: BaseException) -> None:
+    """A full disk met while writing: one line naming the path, exit code 1 (the atomic
+    writers of `sim.io` have removed what they started)."""
+    if isinstance(e, DiskFull):
+        message = str(e)
+    else:
+        where = getattr(e, "filename2", None) or getattr(e, "filename", None)
+        message = ("no space left on the disk" + (f" while writing {str(where)!r}" if where
+                                                  else "") + " (free some space and run it "
+                   "again)")
+    click.echo(f"sim: error: {message}", err=True)
+    sys.exit(1)
+
+
 #: exit code of an interrupted command (128 + SIGINT, as shells report a Ctrl-C)
 INTERRUPTED = 130
 _INTERRUPT_MESSAGE = "sim: interrupted (cleaning up; interrupt again to quit at once)"
@@ -115,6 +130,7 @@ class _Interrupts:
 
     def _handler(self, signum, frame):
         self.received += 1
+        note_interrupt()  # seen again at the next check, should a library swallow the raise
         if self.received >= 2 or self.watched >= 2:
             os._exit(INTERRUPTED)
         raise KeyboardInterrupt
@@ -207,9 +223,12 @@ def main(argv: list[str] | None = None) -> None:
     caught = warnings.catch_warnings(record=True)
     held = caught.__enter__()
     show = False
+    clear_interrupt()
     try:
         try:
             rv = _invoke(argv)
+            if interrupts.received or interrupts.watched:
+                raise KeyboardInterrupt  # a Ctrl-C that a library swallowed still wins
             show = True
         except ParameterError as e:
             _fail(str(e))
@@ -224,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         except click.ClickException as e:
             _fail(e.format_message().replace("\n", " "))
         except OSError as e:
+            if is_disk_full(e):
+                _disk_full(e)
             if e.filename is None:
                 raise  # not about a file the user named: a bug, with its traceback
             # an output (or input) path the system refused: --out under /proc, a name too
@@ -240,13 +261,20 @@ def main(argv: list[str] | None = None) -> None:
             if interrupt_in(e) is None:
                 raise
             _interrupted(interrupts, argv)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            _disk_full(e)  # a library's own error type for ENOSPC (polars)
         # standalone_mode=False returns the exit code of ctx.exit(n) calls
         sys.exit(rv if isinstance(rv, int) else 0)
     finally:
         caught.__exit__(None, None, None)
-        if show:
-            for w in held:
+        for w in held:
+            if issubclass(w.category, Notice):
+                click.echo(f"sim: note: {w.message}", err=True)
+            elif show:
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        clear_interrupt()
         interrupts.uninstall()
 
 

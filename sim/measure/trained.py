@@ -1080,12 +1080,11 @@ def _models_table(models, order, rows):
 
 
 def _run_id(run: TrainedRun) -> str:
-    import hashlib
+    from sim.io import new_run_id
 
-    h = hashlib.sha256(json.dumps({"corpus": run.corpus_config,
-                                   "models": run.models.select(["params", "tokens", "seed"])
-                                   .to_dicts()}, sort_keys=True).encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%d-%H%M%S") + f"-trained-{h}"
+    return new_run_id({"corpus": run.corpus_config,
+                       "models": run.models.select(["params", "tokens", "seed"]).to_dicts()},
+                      kind="trained")
 
 
 def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *,
@@ -1105,6 +1104,11 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
     final = root / rid
     if final.exists():
         raise ParameterError("--out", f"run folder {str(final)!r} already exists")
+    from sim import limits
+
+    limits.require_disk(limits.tables_bytes(
+        [result.scales, result.skills, result.curves, result.tuples, result.models,
+         result.emergence], n_figures=4 if plots else 0), root, "--out", "the run folder")
     cfg = result.corpus_config
     with atomic_dir(final) as tmp:
         write_parquet(result.scales, tmp / "scales.parquet")

@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,9 +133,11 @@ def resolve_config(config: RunConfig) -> RunConfig:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    """A readable, unique-enough run id: time stamp + hash of the config."""
-    h = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%d-%H%M%S") + f"-{h}"
+    """A run id that cannot collide: time stamp, config hash, random suffix
+    (`sim.io.new_run_id`)."""
+    from sim.io import new_run_id
+
+    return new_run_id(cfg.to_dict())
 
 
 # --------------------------------------------------------------------------- the pass
@@ -527,6 +527,11 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
         rid = run_id or run_id_for(cfg)
         if (root / rid).exists():
             raise ParameterError("--out", f"run folder {str(root / rid)!r} already exists")
+        from sim import limits
+
+        limits.require_disk(limits.run_folder_bytes(cfg.n_skills, len(cfg.params),
+                                                    len(cfg.kprimes), plots), root, "--out",
+                            f"the run folder (|S| = {cfg.n_skills:,}, {len(cfg.params)} scales)")
     t0 = time.perf_counter()
     graph, learner, scales, rates, rows, skill_frames, curve_frames, timings = _simulate(
         cfg, progress, workers, scheduler, shard_size)
