@@ -157,7 +157,8 @@ def check_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
         if not p.is_dir():
             raise ParameterError(param, f"{str(path)!r} is not a folder")
         if not os.access(p, os.W_OK | os.X_OK):
-            raise ParameterError(param, f"folder {str(path)!r} is not writable")
+            why = "is on a read-only file system" if _read_only(p) else "is not writable"
+            raise ParameterError(param, f"folder {str(path)!r} {why}")
         return Path(path)
     parent = p.parent
     while not parent.exists() and parent != parent.parent:
@@ -166,8 +167,9 @@ def check_writable_dir(path: str | os.PathLike, param: str = "--out") -> Path:
         raise ParameterError(param, f"cannot create folder {str(path)!r}: {str(parent)!r} is "
                              "not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
+        why = "on a read-only file system" if _read_only(parent) else "not writable"
         raise ParameterError(param, f"cannot create folder {str(path)!r}: {str(parent)!r} is "
-                             "not writable")
+                             f"{why}")
     return Path(path)
 
 

@@ -198,6 +198,9 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
     todo = _todo(grid, folder)
     if not todo:
         return
+    from sim.io import check_writable_dir
+
+    check_writable_dir(folder, "--out")
     limits.require_disk(limits.sweep_bytes(todo), folder, "--out",
                         f"the {len(todo)} unfinished cell(s) of this sweep and its tables")
     parallel = scheduler is None and isinstance(workers, int) and workers > 1

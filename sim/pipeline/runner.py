@@ -521,17 +521,17 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
 
         shard_size = check_int_at_least("shard_size", shard_size, 1)
     if out is not None:
-        from sim.io import ensure_writable_dir
+        from sim import limits
+        from sim.io import check_writable_dir, ensure_writable_dir
 
+        check_writable_dir(out)
+        limits.require_disk(limits.run_folder_bytes(cfg.n_skills, len(cfg.params),
+                                                    len(cfg.kprimes), plots), out, "--out",
+                            f"the run folder (|S| = {cfg.n_skills:,}, {len(cfg.params)} scales)")
         root = ensure_writable_dir(out)
         rid = run_id or run_id_for(cfg)
         if (root / rid).exists():
             raise ParameterError("--out", f"run folder {str(root / rid)!r} already exists")
-        from sim import limits
-
-        limits.require_disk(limits.run_folder_bytes(cfg.n_skills, len(cfg.params),
-                                                    len(cfg.kprimes), plots), root, "--out",
-                            f"the run folder (|S| = {cfg.n_skills:,}, {len(cfg.params)} scales)")
     t0 = time.perf_counter()
     graph, learner, scales, rates, rows, skill_frames, curve_frames, timings = _simulate(
         cfg, progress, workers, scheduler, shard_size)
