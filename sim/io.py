@@ -40,6 +40,8 @@ __all__ = [
     "is_disk_full",
     "new_run_id",
     "clean_stale_partials",
+    "process_started",
+    "temp_owner_gone",
     "atomic_path",
     "atomic_open",
     "atomic_write_bytes",
@@ -203,7 +205,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        if is_disk_full(e) and not isinstance(e, DiskFull):
+        if is_disk_full(e):  # named after this destination, not a part written for it
             raise DiskFull(path) from None
         raise
 
@@ -383,7 +385,7 @@ def _owner_alive(tag: str) -> bool:
     return start == "-" or now == start
 
 
-def _this_process_started() -> float:
+def process_started() -> float:
     """Wall-clock time this process started (from /proc; else when `sim.io` was imported)."""
     try:
         return os.stat(f"/proc/{os.getpid()}").st_mtime
@@ -408,7 +410,7 @@ def clean_stale_partials(folder: str | os.PathLike) -> list[Path]:
                    and p.name.endswith(".partial")]
     except OSError:
         return removed
-    started = _this_process_started()
+    started = process_started()
     for p in entries:
         try:
             tag = (p / _OWNER).read_text(encoding="utf-8")
@@ -434,10 +436,38 @@ def clean_stale_partials(folder: str | os.PathLike) -> list[Path]:
 
 
 def temp_path(folder: str | os.PathLike, name: str, suffix: str) -> Path:
-    """A fresh hidden name ``folder/.name.<random>suffix`` for a temporary (not created);
-    `name` is cut to 200 characters so that a destination name near the file system's limit
-    (255 bytes) still has a temporary name."""
-    return Path(folder) / f".{name[:200]}.{secrets.token_hex(6)}{suffix}"
+    """A fresh hidden name ``folder/.name.<pid>-<random>suffix`` for a temporary (not
+    created): the writing process's id (`temp_owner_gone` reads it back) and 8 random hex
+    digits; `name` is cut to 200 characters so that a destination name near the file
+    system's limit (255 bytes) still has a temporary name."""
+    return Path(folder) / f".{name[:200]}.{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+_TEMP_RE = None
+
+
+def temp_owner_gone(path: str | os.PathLike) -> bool:
+    """Whether the temporary `path` (named by `temp_path`) belongs to a process that no
+    longer runs (one killed with ``kill -9`` mid-write): it is safe to remove. False when the
+    name carries no process id or the process still runs."""
+    import re
+
+    global _TEMP_RE
+    if _TEMP_RE is None:
+        _TEMP_RE = re.compile(r"\.(\d+)-[0-9a-f]{8}\.[a-z]+$")
+    m = _TEMP_RE.search(Path(path).name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
 
 
 def _check_name_lengths(p: Path, param: str) -> None:

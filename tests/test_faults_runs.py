@@ -194,6 +194,10 @@ def test_kill_9_mid_sweep_then_resume_is_byte_identical(tmp_path, cli_runner):
     assert not (cells.parent / "runs.parquet").exists()
     data = done[0].read_bytes()  # and one finished cell truncated by hand
     done[0].write_bytes(data[:100])
+    # a kill in the middle of a cell's write leaves its temporary (named after the writing
+    # process, sim.io.temp_path): the killed process's, as that moment would have left it
+    stray = cells / f".{done[1].name}.{proc.pid}-0123abcd.tmp"
+    stray.write_bytes(data[:50])
     code, out, err = cli_runner("sweep", "--resume", ref.name, "--out", str(killed_out))
     assert code == 0, err
     assert "1 damaged cell recomputed" in out

@@ -113,6 +113,7 @@ class _Interrupts:
         self.watched = 0  # seen by the watchdog
         self.saved: dict[int, object] = {}
         self.saved_fd = -1
+        self.saved_unraisable = sys.unraisablehook
         self.pipe: tuple[int, int] | None = None
         self.thread: threading.Thread | None = None
 
@@ -150,9 +151,20 @@ class _Interrupts:
                         os._exit(INTERRUPTED)
                     self.announce()
 
+    def _unraisable(self, info) -> None:
+        """`sys.unraisablehook`: a KeyboardInterrupt raised where Python cannot propagate it
+        (a gc callback such as JAX's ``_xla_gc_callback``, a finalizer) is not printed; the
+        signal was noted (`sim.errors.note_interrupt`) and stops the command at its next
+        check instead. Anything else goes to the previous hook."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            return
+        self.saved_unraisable(info)
+
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
+        self.saved_unraisable = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.saved[sig] = signal.signal(sig, self._handler)
         r, w = os.pipe()
@@ -166,6 +178,8 @@ class _Interrupts:
     def uninstall(self) -> None:
         if self.pipe is None:
             return
+        if sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self.saved_unraisable
         signal.set_wakeup_fd(self.saved_fd)
         if not (self.received or self.watched):
             # after a signal the process is on its way out: keep exiting at once on another

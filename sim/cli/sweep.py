@@ -202,7 +202,8 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
 
     check_writable_dir(folder, "--out")
     limits.require_disk(limits.sweep_bytes(todo), folder, "--out",
-                        f"the {len(todo)} unfinished cell(s) of this sweep and its tables")
+                        f"the sweep's files ({len(todo)} unfinished cell(s), the tables and "
+                        "figures)")
     parallel = scheduler is None and isinstance(workers, int) and workers > 1
     threads = 1 if parallel else None
 

@@ -257,7 +257,14 @@ def _cell_damaged(folder: Path, h: str) -> bool:
 
 def _repair_cells(folder: Path, cells: Sequence[Cell]) -> int:
     """Remove the files of the finished-looking cells that cannot be read back (so that they
-    run again); returns how many."""
+    run again), and the temporaries of cell writes whose process is gone (a ``kill -9``
+    mid-write, `sim.io.temp_owner_gone`); returns how many cells were damaged."""
+    from sim.io import temp_owner_gone
+
+    with contextlib.suppress(OSError):
+        for tmp in (folder / "cells").glob(".*.tmp"):
+            if temp_owner_gone(tmp):
+                tmp.unlink(missing_ok=True)
     n = 0
     for c in cells:
         table, meta = _cell_paths(folder, c.hash)
