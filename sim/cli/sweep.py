@@ -202,7 +202,7 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
 
     check_writable_dir(folder, "--out")
     limits.require_disk(limits.sweep_bytes(todo), folder, "--out",
-                        f"the sweep's files ({len(todo)} unfinished cell(s), the tables and "
+                        f"writing the sweep ({len(todo)} unfinished cell(s), its tables and "
                         "figures)")
     parallel = scheduler is None and isinstance(workers, int) and workers > 1
     threads = 1 if parallel else None
