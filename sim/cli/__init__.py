@@ -97,6 +97,26 @@ INTERRUPTED = 130
 _INTERRUPT_MESSAGE = "sim: interrupted (cleaning up; interrupt again to quit at once)"
 
 
+#: seconds after which a signal that arrived in an import or a gc callback is delivered again
+_REDELIVER_S = 0.02
+
+
+def _unsafe_to_interrupt(frame) -> bool:
+    """Whether the main thread is inside an import or a gc callback (`_Interrupts._handler`
+    does not raise there)."""
+    import gc
+
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    depth = 0
+    while frame is not None and depth < 500:
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib") or code in callbacks:
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
+
+
 class _Interrupts:
     """SIGINT/SIGTERM handling for one invocation of `main` (see the module docstring).
 
@@ -114,6 +134,8 @@ class _Interrupts:
         self.saved: dict[int, object] = {}
         self.saved_fd = -1
         self.saved_unraisable = sys.unraisablehook
+        self.redelivering = False
+        self.skip_watch = 0
         self.pipe: tuple[int, int] | None = None
         self.thread: threading.Thread | None = None
 
@@ -130,11 +152,30 @@ class _Interrupts:
             pass
 
     def _handler(self, signum, frame):
-        self.received += 1
-        note_interrupt()  # seen again at the next check, should a library swallow the raise
-        if self.received >= 2 or self.watched >= 2:
-            os._exit(INTERRUPTED)
+        if self.redelivering:
+            self.redelivering = False  # our own re-delivery of a deferred signal
+        else:
+            self.received += 1
+            note_interrupt()  # seen again at the next check, should a library swallow it
+            if self.received >= 2 or self.watched >= 2:
+                os._exit(INTERRUPTED)
+        if _unsafe_to_interrupt(frame):
+            # raised inside an import (a half-imported jaxlib can crash the process or make
+            # the next import fail) or a gc callback (where it is swallowed): deliver it again
+            # shortly, once the main thread has left that code
+            timer = threading.Timer(_REDELIVER_S, self._redeliver, (signum,))
+            timer.daemon = True
+            timer.start()
+            return
         raise KeyboardInterrupt
+
+    def _redeliver(self, signum: int) -> None:
+        import _thread
+
+        with self.lock:
+            self.redelivering = True
+            self.skip_watch += 1  # the watchdog sees the re-delivery too: not a new signal
+        _thread.interrupt_main(signum)
 
     def _watch(self, fd: int) -> None:
         while True:
@@ -146,6 +187,10 @@ class _Interrupts:
                 return
             for signum in data:
                 if signum in (signal.SIGINT, signal.SIGTERM):
+                    with self.lock:
+                        if self.skip_watch:
+                            self.skip_watch -= 1
+                            continue
                     self.watched += 1
                     if self.watched >= 2 or self.received >= 2:
                         os._exit(INTERRUPTED)
