@@ -251,7 +251,7 @@ def _fill(fs: Path) -> Path:
     return filler
 
 
-def test_too_small_a_disk_is_refused_up_front(small_fs, cli_runner):
+def test_too_small_a_disk_is_refused_up_front(small_fs, tmp_path, cli_runner):
     fs = small_fs("256k")
     commands = (["run", "--skills", "30", "--texts", "1000", "--params", "1e8:1e12:3",
                  "--tuples", "40"],
@@ -261,6 +261,20 @@ def test_too_small_a_disk_is_refused_up_front(small_fs, cli_runner):
         code, _, err = cli_runner(*args, "--out", str(fs / f"out{i}"))
         assert code == 2, err
         assert "of disk" in _one_line(err) and "free at" in err
+    assert _files(fs) == []
+    # sim measure: its run folder, checked before anything is written
+    from _trained_fixtures import simulated_predictions
+
+    from sim.corpus import CorpusConfig, make_corpus, write_corpus
+
+    corpus = make_corpus(CorpusConfig(n_skills=12, k=2, vocab=6, n_pieces=300, n_test=100,
+                                      n_wide=20, heldout_pairs=3, pieces_per_tuple=5, seed=3))
+    cdir = write_corpus(corpus, tmp_path / "corpus")
+    simulated_predictions(corpus, [0.9] * 12, seed=1).write_parquet(tmp_path / "p.parquet")
+    code, _, err = cli_runner("measure", "--corpus", str(cdir), "--predictions",
+                              f"{tmp_path / 'p.parquet'}:N=1e6,D=300", "--out", str(fs / "m"))
+    assert code == 2, err
+    assert "the run folder needs about" in _one_line(err)
     assert _files(fs) == []
 
 

@@ -1096,19 +1096,18 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
     and PNG plots (loss, per-skill emergence, tuples, doubling). ``sim mirage --from-run`` and
     ``sim skillmix --from-run`` read it.
     """
+    from sim import limits
     from sim.io import atomic_dir, ensure_writable_dir, manifest_base, write_json, write_parquet
     from sim.measure.trained_report import summary_markdown
 
+    limits.require_disk(limits.tables_bytes(
+        [result.scales, result.skills, result.curves, result.tuples, result.models,
+         result.emergence], n_figures=4 if plots else 0), out_root, "--out", "the run folder")
     root = ensure_writable_dir(out_root)
     rid = run_id or _run_id(result)
     final = root / rid
     if final.exists():
         raise ParameterError("--out", f"run folder {str(final)!r} already exists")
-    from sim import limits
-
-    limits.require_disk(limits.tables_bytes(
-        [result.scales, result.skills, result.curves, result.tuples, result.models,
-         result.emergence], n_figures=4 if plots else 0), root, "--out", "the run folder")
     cfg = result.corpus_config
     with atomic_dir(final) as tmp:
         write_parquet(result.scales, tmp / "scales.parquet")
