@@ -61,6 +61,17 @@ def configuration_labels(grid, table, exclude=("seed",)):
     return table.with_columns(pl.concat_str(parts[:-1]).alias("config"))
 
 
+def _tight(fig) -> None:
+    """``fig.tight_layout()`` without its warning when a legend outside the axes is wider
+    than the figure (long configuration labels): the PNG is saved with
+    ``bbox_inches="tight"``, which makes room for it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+        fig.tight_layout()
+
+
 def _list_label(values) -> str:
     """``[1e+08, 1e+10, 1e+12]``: a list-valued grid key (a scale grid, a k' list) in a label."""
     return "[" + ", ".join(f"{v:g}" for v in values) + "]"
@@ -122,7 +133,7 @@ def _plot_competence(runs, grid, path: Path) -> Path:
                     for j, c in enumerate(configs)]
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Skill competence against scale (line: median over seeds; band: seed min-max)")
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
@@ -195,7 +206,7 @@ def _plot_doubling(doubling, grid, path: Path) -> Path:
     fig.supxlabel("measured multiplier m (scale factor along the run's axis at which "
                   "2k'-tuples reach the competence of k'-tuples; log)", fontsize=9)
     fig.suptitle("10x scale doubles k? Measured multiplier of each doubling k' -> 2k'")
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
@@ -235,7 +246,7 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     ax.set_title("Emergence theorem: worst tightness per failure model\n(<= 1: the bound held)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
