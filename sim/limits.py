@@ -73,6 +73,11 @@ __all__ = [
     "run_edge_passes",
     "estimate_run_seconds",
     "check_run",
+    "FIGURE_BYTES",
+    "FILE_OVERHEAD_BYTES",
+    "run_folder_bytes",
+    "sweep_bytes",
+    "tables_bytes",
 ]
 
 #: work estimated above this many seconds needs --yes (one hour)
@@ -388,3 +393,46 @@ def check_run(n_texts: int, k: int, n_scales: int, yes: bool, *, passes_per_scal
     what = what or (f"a run over {float(n_texts):.3g} texts x k = {k} at {n_scales} scale(s) "
                     f"({passes:.3g} edge passes)")
     return check_work(passes, yes, param, what, hint, rate=rate)
+
+
+# --------------------------------------------------------------------------- output folders
+
+#: bytes allowed for the PNG figures of one run or sweep folder (measured: 0.2-0.3 MB each)
+FIGURE_BYTES = 4 * 1024 * 1024
+#: bytes of one small file beyond its contents (parquet footer, file-system block)
+FILE_OVERHEAD_BYTES = 16 * 1024
+
+
+def run_folder_bytes(n_skills: int, n_scales: int, n_kprimes: int, plots: bool = True) -> float:
+    """Disk of a `sim run` folder (an upper bound): every table counted uncompressed at 8
+    bytes a value (``skills``: |S| x scales x 12 columns; ``curves``: 200 points a scale x 16;
+    ``scales`` and ``doubling``: 40 + 10 k' columns a scale), the figures, and
+    `FILE_OVERHEAD_BYTES` per file."""
+    n_skills, n_scales, n_kprimes = float(n_skills), float(n_scales), float(n_kprimes)
+    values = (n_skills * n_scales * 12 + n_scales * 200 * 16
+              + 2 * n_scales * (40 + 10 * n_kprimes) * max(n_kprimes, 1.0))
+    return values * 8 + 10 * FILE_OVERHEAD_BYTES + (FIGURE_BYTES if plots else 0)
+
+
+def sweep_bytes(cells, summary: bool = True) -> float:
+    """Disk of a sweep folder (an upper bound): per cell its scales table (uncompressed, 8
+    bytes a value, 40 + 5 k' columns a scale) and doubling JSON as files, the same rows again
+    in ``runs.parquet`` and ``doubling.parquet``, ``sweep.toml``, and the figures (which grow
+    with the configurations: `FIGURE_BYTES` plus 64 KiB a cell). `cells` are
+    `sim.sweep.Cell`s (or anything with a ``config`` holding ``params`` and ``kprimes``)."""
+    total = 0.0
+    for c in cells:
+        cfg = c.config
+        table = len(cfg.params) * (40 + 5 * len(cfg.kprimes)) * 8.0
+        total += 2 * (table + 4096 + 200 * len(cfg.kprimes)) + 2 * FILE_OVERHEAD_BYTES + 512
+    n = len(cells)
+    return total + 4 * FILE_OVERHEAD_BYTES + ((FIGURE_BYTES + 64 * 1024 * n) if summary else 0)
+
+
+def tables_bytes(frames, n_figures: int = 0) -> float:
+    """Disk of a folder of the polars `frames` (their in-memory size, an upper bound of the
+    compressed parquet), `n_figures` PNGs and `FILE_OVERHEAD_BYTES` per file."""
+    frames = [f for f in frames if f is not None]
+    return (sum(float(f.estimated_size()) for f in frames)
+            + (len(frames) + n_figures + 4) * FILE_OVERHEAD_BYTES
+            + n_figures * FIGURE_BYTES / 4)

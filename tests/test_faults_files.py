@@ -406,13 +406,13 @@ def test_measure_refuses_a_read_only_out_before_the_work(cli_runner, base, reado
     out = readonly_dir / "runs"
     code, _, stderr = cli_runner("measure", "--corpus", str(base["corpus"]), "--predictions",
                                  str(base["preds"]), "--out", str(out), "--no-plots")
-    _one_line(code, stderr, "--out", "not writable")
+    _one_line(code, stderr, "--out", "read-only file system")
     assert list(readonly_dir.iterdir()) == []
 
 
 def test_mirage_refuses_a_read_only_out(cli_runner, readonly_dir):
     code, _, stderr = cli_runner("mirage", "--out", str(readonly_dir / "m"))
-    _one_line(code, stderr, "--out", "not writable")
+    _one_line(code, stderr, "--out", "read-only file system")
     assert list(readonly_dir.iterdir()) == []
 
 

@@ -328,7 +328,7 @@ def test_summary_and_plots(tmp_path):
     for png in ("competence.png", "doubling.png", "tightness.png"):
         assert (res.folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((res.folder / "manifest.json").read_text())
-    assert manifest["cells"] == {"total": 8, "run": 8, "skipped": 0}
+    assert manifest["cells"] == {"total": 8, "run": 8, "skipped": 0, "repaired": 0}
     assert "versions" in manifest and "git" in manifest
 
 

@@ -3,8 +3,6 @@ plots."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 from sim.measure.trained_ladder import TrainedRun
@@ -14,12 +12,11 @@ __all__ = ["write_trained_run"]
 
 
 def _run_id(run: TrainedRun) -> str:
-    import hashlib
+    from sim.io import new_run_id
 
-    h = hashlib.sha256(json.dumps({"corpus": run.corpus_config,
-                                   "models": run.models.select(["params", "tokens", "seed"])
-                                   .to_dicts()}, sort_keys=True).encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%d-%H%M%S") + f"-trained-{h}"
+    return new_run_id({"corpus": run.corpus_config,
+                       "models": run.models.select(["params", "tokens", "seed"]).to_dicts()},
+                      kind="trained")
 
 
 def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *,
@@ -31,10 +28,14 @@ def write_trained_run(result: TrainedRun, out_root, run_id: str | None = None, *
     and PNG plots (loss, per-skill emergence, tuples, doubling). ``sim mirage --from-run`` and
     ``sim skillmix --from-run`` read it.
     """
+    from sim import limits
     from sim.io import atomic_dir, ensure_writable_dir, manifest_base, write_json, write_parquet
-    from sim.runfolder import table_hashes
     from sim.measure.trained_report import summary_markdown
+    from sim.runfolder import table_hashes
 
+    limits.require_disk(limits.tables_bytes(
+        [result.scales, result.skills, result.curves, result.tuples, result.models,
+         result.emergence], n_figures=5 if plots else 0), out_root, "--out", "the run folder")
     root = ensure_writable_dir(out_root)
     rid = run_id or _run_id(result)
     final = root / rid

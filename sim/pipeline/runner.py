@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,9 +133,11 @@ def resolve_config(config: RunConfig) -> RunConfig:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    """A readable, unique-enough run id: time stamp + hash of the config."""
-    h = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%d-%H%M%S") + f"-{h}"
+    """A run id that cannot collide: time stamp, config hash, random suffix
+    (`sim.io.new_run_id`)."""
+    from sim.io import new_run_id
+
+    return new_run_id(cfg.to_dict())
 
 
 # --------------------------------------------------------------------------- the pass
@@ -513,8 +513,13 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
 
         shard_size = check_int_at_least("shard_size", shard_size, 1)
     if out is not None:
-        from sim.io import ensure_writable_dir
+        from sim import limits
+        from sim.io import check_writable_dir, ensure_writable_dir
 
+        check_writable_dir(out)
+        limits.require_disk(limits.run_folder_bytes(cfg.n_skills, len(cfg.params),
+                                                    len(cfg.kprimes), plots), out, "--out",
+                            f"the run folder (|S| = {cfg.n_skills:,}, {len(cfg.params)} scales)")
         root = ensure_writable_dir(out)
         rid = run_id or run_id_for(cfg)
         if (root / rid).exists():
