@@ -20,6 +20,7 @@ import datetime as _dt
 import errno
 import hashlib
 import json
+import math
 import os
 import platform
 import secrets
@@ -35,6 +36,7 @@ from pathlib import Path
 from theory.errors import ParameterError
 
 __all__ = [
+    "to_jsonable",
     "DiskFull",
     "Notice",
     "is_disk_full",
@@ -252,10 +254,32 @@ def write_png(fig, path: str | os.PathLike, *, dpi: int = 150, **savefig_kwargs)
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def to_jsonable(x):
+    """Convert numpy scalars/arrays, paths and polars frames into JSON-ready values.
+
+    Non-finite floats become ``null`` so the output is strict JSON.
+    """
+    import numpy as np  # numpy is light; imported here to keep this module's import minimal
+
+    if isinstance(x, dict):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_jsonable(v) for v in x]
+    if hasattr(x, "to_dicts") and hasattr(x, "columns"):  # a polars DataFrame
+        return [to_jsonable(r) for r in x.to_dicts()]
+    if isinstance(x, np.ndarray):
+        return [to_jsonable(v) for v in x.tolist()]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    return str(x)
+
+
 def write_json(path: str | os.PathLike, obj) -> Path:
     """Write `obj` as indented, strict JSON, atomically."""
-    from sim.cli.options import to_jsonable
-
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n")
 
 

@@ -107,6 +107,9 @@ def violations(root: Path) -> list[str]:
                 bad.append(f"the engine imports sim.limits at module level: {where}")
         if _under(mod, "sim.limits") and _under(target, "sim.engine"):
             bad.append(f"sim.limits calls the engine: {where}")
+        if (_under(target, "sim.cli") and _under(mod, "sim")
+                and not (_under(mod, "sim.cli") or mod == "sim.__main__")):  # the entry point
+            bad.append(f"the library reaches into the CLI: {where}")
         if (_under(mod, "sim.measure") and _under(target, "sim.pipeline")
                 and name.startswith("_")):
             bad.append(f"sim.measure uses a private name of sim.pipeline: {where}")
@@ -149,6 +152,8 @@ def test_the_checker_sees_every_kind_of_arrow(tmp_path):
         "sim/measure/plots.py": "from ..pipeline.plots import _save\n",
         "sim/corpus/a.py": "from sim.sweep import b\n",
         "sim/sweep/b.py": "import sim.corpus.a\n",
+        "sim/cli/options.py": "",
+        "sim/corpus/io.py": "def w():\n    from sim.cli.options import to_jsonable\n",
     })
     found = violations(root)
     expect = [
@@ -160,6 +165,7 @@ def test_the_checker_sees_every_kind_of_arrow(tmp_path):
         "sim.measure uses a private name of sim.pipeline: sim.measure.plots:1 imports "
         "sim.pipeline.plots._save",
         "module-level import cycle between sim.corpus <-> sim.sweep",
+        "the library reaches into the CLI: sim.corpus.io:2 imports sim.cli.options.to_jsonable",
     ]
     assert sorted(found) == sorted(expect)
     # the engine asking limits inside a function is not an arrow up

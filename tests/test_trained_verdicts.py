@@ -139,7 +139,7 @@ def test_a_bad_ladder_is_inconclusive_not_disagrees():
     assert "agrees" not in text and "disagrees" not in text
     assert "INCONCLUSIVE" in text
     # --json carries every verdict's status and interval, as strict JSON
-    from sim.cli.options import to_jsonable
+    from sim.io import to_jsonable
 
     doc = json.loads(json.dumps(to_jsonable(run.summary()), allow_nan=False))
     for name, v in doc["verdicts"].items():

@@ -124,7 +124,7 @@ _UNHASHED = ("content_sha256", "provenance")
 def _manifest_sha256(manifest: dict) -> str:
     """SHA-256 of the canonical JSON (sorted keys, no spaces) of `manifest` without
     `_UNHASHED`, in the form it has once read back from manifest.json."""
-    from sim.cli.options import to_jsonable
+    from sim.io import to_jsonable
 
     body = {k: v for k, v in manifest.items() if k not in _UNHASHED}
     body = json.loads(json.dumps(to_jsonable(body), allow_nan=False))

@@ -274,7 +274,7 @@ def _num(v):
 def _models_table(models, order, rows):
     import polars as pl
 
-    from sim.cli.options import to_jsonable
+    from sim.io import to_jsonable
 
     out = []
     for scale, i in enumerate(order):
