@@ -62,7 +62,7 @@ def test_curve_stats_mid_quantiles_move_continuously():
     np.testing.assert_allclose(curve_stats(r)["mean"], [0.05 / 8, 0.15 / 8, 0.25 / 8])
 
 
-def _const_rates(curve, n=40):
+def _const_rates(curve, n=100):
     """Per-tuple rates that are the same for every tuple: a noiseless curve (every statistic
     equals it, every bootstrap resample gives the same value: a point interval)."""
     return np.tile(np.asarray(curve, dtype=float)[None, :], (n, 1))
@@ -233,3 +233,20 @@ def test_tensorized_mean_is_fixed_by_theta_for_every_learner(learner, failure):
                 se = math.hypot(math.sqrt(max(c * (1 - c), 1e-12) / n_tuples),
                                 math.sqrt(th * (1 - th) / n_texts))
                 assert abs(c - (1 - th)) < 5 * se + 1e-12, (kp, c, th)
+
+
+def test_a_quantile_curve_on_too_few_tuples_cannot_make_the_curve_hold():
+    # 30 tuples: the q80 and q90 curves rest on 6 and 3 tuples (< MIN_TAIL = 10). A curve
+    # that would hold becomes inconclusive; one that fails on a supported statistic fails
+    a = 0.3
+    small = 0.05 * (X / 1e8) ** -a
+    ok = {("tensorized", 2): _const_rates(small, 30),
+          ("tensorized", 4): _const_rates(small * 5 ** a, 30)}        # m = 5
+    (v,) = _verdict(ok)
+    assert v["status"] == "inconclusive" and "fewer than 10 tuples" in v["reason"]
+    assert v["per_statistic"]["q90"]["status"] == "inconclusive"
+    assert v["per_statistic"]["mean"]["status"] == "holds"
+    bad = {("tensorized", 2): _const_rates(small, 30),
+           ("tensorized", 4): _const_rates(small * 20 ** a, 30)}      # m = 20
+    (v,) = _verdict(bad)
+    assert v["status"] == "fails" and v["worst_statistic"] in ("mean", "q50")

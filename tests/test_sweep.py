@@ -155,7 +155,7 @@ def test_toml_file_equals_cli_lists(tmp_path):
 
 
 def test_lists_of_grids_expand_params():
-    grid = expand_grid({"params": [[1e8, 1e9], "1e8:1e12:3"], "kprimes": [1, 2], "n_tuples": 9})
+    grid = expand_grid({"params": [[1e8, 1e9], "1e8:1e12:3"], "kprimes": [1, 2], "n_tuples": 10})
     assert grid.varied == ("params",)
     assert [c.config.params for c in grid.cells] == [(1e8, 1e9), (1e8, 1e10, 1e12)]
     assert grid.cells[0].config.kprimes == (1, 2)

@@ -26,8 +26,11 @@ in log x on steps of width h = log(x_{j+1}/x_j), the error of linear interpolati
 |Δ² log f| / 8 in log f (the second difference over the step; exact for a quadratic), i.e.
 |Δ² log f| / (8 |Δ log f / h|) in log m; the slack is the largest over the statistics of its
 median over the judged scales' matched steps, capped at one grid step (`grid_slack`). A
+quantile statistic resting on fewer than `MIN_TAIL` tuples above its quantile cannot be
+judged (inconclusive; a curve with such a statistic can fail on the others but not hold). A
 verdict *holds* when its whole bootstrap interval (over tuples, `bootstrap_intervals`; seeds
-as strata where pooled) lies at or below the threshold, *fails* when it lies above, and is
+as strata where pooled; level 1 − 0.1/n over a run's n doublings, Bonferroni) lies at or
+below the threshold, *fails* when it lies above, and is
 *inconclusive* otherwise (`sim.measure.verdict`).
 
 **What each verdict can detect** (`verdict_class`; docs/run.md): in the *tensorized* reading a
@@ -49,7 +52,7 @@ import numpy as np
 
 from sim.measure.verdict import DEFAULT_LEVEL, bootstrap_intervals, make_verdict
 
-__all__ = ["STATS", "QUANTILES", "N_BOOT", "curve_stats", "match_multiplier",
+__all__ = ["STATS", "QUANTILES", "N_BOOT", "MIN_TAIL", "curve_stats", "match_multiplier",
            "doubling_rows", "doubling_verdicts", "verdict_class", "grid_slack",
            "support_warnings", "headline", "CLASS_LINES"]
 
@@ -57,8 +60,10 @@ __all__ = ["STATS", "QUANTILES", "N_BOOT", "curve_stats", "match_multiplier",
 STATS = ("mean", "q50", "q80", "q90")
 #: the quantile of each quantile statistic
 QUANTILES = {"q50": 0.5, "q80": 0.8, "q90": 0.9}
-#: bootstrap resamples behind each interval
-N_BOOT = 200
+#: a quantile curve needs at least this many tuples above its quantile to be judged
+MIN_TAIL = 10
+#: bootstrap resamples behind each interval (enough for the Bonferroni level's tails)
+N_BOOT = 400
 
 
 # --------------------------------------------------------------------------- curves
@@ -209,8 +214,9 @@ def verdict_class(reading: str, to_k: int, k: int, statistic: str = "curve") -> 
 
 #: one line per class, printed beside a verdict: the reading and what it tests
 CLASS_LINES = {
-    "identity": "consistency check: the mean pieces competence at 2k' <= k is 1 - theta for "
-                "every learner, fixed before the run",
+    "identity": "the mean pieces competence at 2k' <= k is 1 - theta for every learner, fixed "
+                "before the run; its quantile curves test only how failures concentrate on "
+                "skills that training pieces combine",
     "concentration": "tests how failures concentrate on skills that training pieces combine; "
                      "not composition",
     "theta_scaling": "tensorized reading: tests only how theta falls with scale, never "
@@ -285,7 +291,7 @@ def _judged_values(x, small, big, reach):
 
 
 def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k: int | None = None,
-                      seed=0, n_boot: int = N_BOOT, level: float = DEFAULT_LEVEL,
+                      seed=0, n_boot: int = N_BOOT, level: float | None = None,
                       groups=None, distinct: dict | None = None) -> list[dict]:
     """One verdict per (reading, k' → 2k'): does scaling by the predicted multiplier double k?
 
@@ -298,7 +304,10 @@ def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k:
     k : skills per training piece (the classes, `verdict_class`); None: the pieces reading
         is classed as composition only where told by nothing, i.e. never.
     seed : root of the bootstrap's generator (one stream per verdict).
-    n_boot, level : bootstrap resamples and the two-sided level of the intervals.
+    n_boot, level : bootstrap resamples and the two-sided level of the intervals; the
+        default level is Bonferroni's over the run's doublings, 1 − (1 − 0.9)/n: the chance
+        that *any* verdict of the run is confidently wrong is then at most about 10% (a run
+        judges 6 or more doublings whose true multipliers often lie near the threshold).
     groups : optional stratum (e.g. the seed) of each tuple row, for pooled runs.
     distinct : optional k' -> mean number of distinct skills of the sampled k'-tuples.
 
@@ -311,6 +320,8 @@ def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k:
     """
     out = []
     keys = sorted({(r["reading"], r["kprime"]) for r in rows})
+    if level is None:
+        level = 1.0 - (1.0 - DEFAULT_LEVEL) / max(1, len(keys))
     xs = None if x is None else np.asarray(x, dtype=np.float64)
     for reading, kp in keys:
         rs = [r for r in rows if r["reading"] == reading and r["kprime"] == kp]
@@ -349,11 +360,17 @@ def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k:
             thr = pm * math.exp(slack)
             n = min(cs.n, cb.n)
 
-            def stat(idx, _cs=cs, _cb=cb, _n=n):
+            # a quantile curve resting on fewer than MIN_TAIL tuples cannot support a verdict
+            supported = np.array([s not in QUANTILES
+                                  or n * (1 - QUANTILES[s]) + 1e-9 >= MIN_TAIL
+                                  for s in STATS])
+
+            def stat(idx, _cs=cs, _cb=cb, _n=n, _sup=supported):
                 w = np.bincount(idx, minlength=_n).astype(np.float64)
                 vs, _ = _judged_values(xs, _cs.stats(w), _cb.stats(w), reach)
                 arr = np.array([vs[s] for s in STATS])
-                worst = np.nan if np.isnan(arr).all() else float(np.nanmax(arr))
+                sup = arr[_sup]
+                worst = np.nan if np.isnan(sup).all() else float(np.nanmax(sup))
                 return np.append(arr, worst)
 
             ss = np.random.SeedSequence(
@@ -362,16 +379,26 @@ def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k:
             ivs = bootstrap_intervals(stat, n, n_boot=n_boot, seed=ss, level=level,
                                       groups=None if groups is None else np.asarray(groups)[:n])
             for j, s in enumerate(STATS):
+                gate = (None if supported[j] else
+                        f"the {s} curve rests on {int(n * (1 - QUANTILES[s]) + 1e-9)} tuples "
+                        f"(< {MIN_TAIL})")
                 per[s] = make_verdict(f"{claim}, {s} curve", verdict_class(reading, 2 * kp, kk, s),
                                       f"median multiplier of the {s} curve over "
                                       f"{int(reach.sum())} judged scales", vals[s], ivs[j], thr,
-                                      level=level)
-            fv = [vals[s] for s in STATS]
+                                      level=level, gate_failure=gate)
+            fv = np.array([vals[s] if supported[j] else np.nan for j, s in enumerate(STATS)])
             worst = (STATS[int(np.nanargmax(fv))] if not np.isnan(fv).all() else None)
             curve = make_verdict(
                 claim, cls, "worst statistic's median multiplier"
                 + (f" ({worst})" if worst else ""),
                 vals[worst] if worst else float("nan"), ivs[len(STATS)], thr, level=level)
+            unsupported = [s for j, s in enumerate(STATS) if not supported[j]]
+            if curve.status == "holds" and unsupported:
+                # a curve is judged whole: it cannot hold while part of it is unsupported
+                curve = dataclasses.replace(
+                    curve, status="inconclusive",
+                    reason=f"the supported statistics hold, but the {', '.join(unsupported)} "
+                           f"curve(s) rest on fewer than {MIN_TAIL} tuples")
             v["worst_statistic"] = worst
             v["threshold"] = thr
             v["slack"] = slack

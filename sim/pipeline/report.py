@@ -48,33 +48,32 @@ _CLASS_HEAD = {"identity": "consistency check (identity)",
                "concentration": "concentration check",
                "theta_scaling": "θ-scaling check",
                "composition": "composition verdict"}
+_REL = {"holds": "≤", "fails": ">", "inconclusive": "vs"}
 
 
 def doubling_line(v: dict) -> str:
-    """One doubling verdict in words: its class, reading, status, curve value, interval,
-    threshold and the per-statistic statuses."""
-    head = (f"{_CLASS_HEAD.get(v.get('detects'), 'verdict')}, {v['reading']} reading "
-            f"{v['from_k']} → {v['to_k']} skills")
-    what = v.get("detects_text", "")
+    """One doubling verdict in words: its class, reading, status, the curve's value, interval
+    and threshold, and the per-statistic values and statuses."""
+    head = (f"{_CLASS_HEAD.get(v.get('detects'), 'verdict')}, {v['reading']} "
+            f"{v['from_k']} → {v['to_k']}")
     st = v.get("status", "inconclusive")
     if v.get("threshold") is None:
-        return f"{head}: {st.upper()} ({v.get('reason', 'not judged')}). [{what}]"
+        return f"{head}: {st.upper()} ({v.get('reason', 'not judged')})."
     per = v.get("per_statistic") or {}
     pers = ", ".join(f"{s} {_fmt_m(d['value'])} {d['status']}" for s, d in per.items())
-    claim = ("10x scale doubles k here" if st == "holds" and v.get("detects") == "composition"
+    claim = ("; 10x scale doubles k here" if st == "holds" and v.get("detects") == "composition"
              else "")
-    ex = (f"; exact tensorization says {_fmt(v['exact_median'])}"
+    ex = (f"; exact tensorization {_fmt(v['exact_median'])}"
           if v.get("exact_median") is not None and v["reading"] == "tensorized" else "")
-    return (f"{head}: {st.upper()} — curve m = {_fmt_m(v.get('value'))} "
-            f"{_iv(v)} (worst statistic {v.get('worst_statistic') or '–'}; 90% bootstrap "
-            f"over tuples) vs threshold {_fmt(v['threshold'])} (predicted "
-            f"{_fmt(v['predicted_median'])} × grid slack {_fmt(np.exp(v['slack']))})"
-            + (f": {claim}" if claim else "") + f"; per statistic: {pers}{ex}. [{what}]")
+    return (f"{head}: {st.upper()} — m = {_fmt_m(v.get('value'))} {_iv(v)} (worst: "
+            f"{v.get('worst_statistic') or '–'}) {_REL.get(st, 'vs')} threshold "
+            f"{_fmt(v['threshold'])} (predicted {_fmt(v['predicted_median'])} × slack "
+            f"{_fmt(np.exp(v['slack']))}){claim}; {pers}{ex}.")
 
 
 def doubling_lines(doubling: dict) -> list[str]:
-    """One sentence per doubling verdict, the headline (composition) verdict first, then
-    the others grouped by what they can detect; then any support warning."""
+    """One sentence per doubling verdict, the headline (composition) verdict first, then the
+    others by what they can detect; a legend of the classes present; any support warning."""
     vs = list(doubling.get("verdicts", []))
     h = doubling.get("headline")
     lines = []
@@ -90,6 +89,17 @@ def doubling_lines(doubling: dict) -> list[str]:
     rest = sorted((v for v in vs if (v["reading"], v["from_k"]) != key),
                   key=lambda v: (order.get(v.get("detects"), 9), v["reading"], v["from_k"]))
     lines.extend(doubling_line(v) for v in rest)
+    present = sorted({v.get("detects") for v in vs if v.get("detects") in order},
+                     key=order.get)
+    if present:
+        lines.append("What each doubling verdict can detect: " + "; ".join(
+            f"{_CLASS_HEAD[c]}: {v0['detects_text']}" for c in present
+            for v0 in [next(v for v in vs if v.get("detects") == c)])
+            + ". m: the curve's median multiplier over the judged scales (its worst "
+              "statistic), with a bootstrap interval over tuples at level 1 − 0.1/(number of "
+              "doublings) (Bonferroni: at most ~10% chance that any verdict is confidently "
+              "wrong); threshold: the "
+              "multiplier that halves δ times the grid's interpolation slack.")
     for w in doubling.get("warnings", []):
         lines.append(f"WARNING: {w}")
     return lines
