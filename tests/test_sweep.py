@@ -38,7 +38,7 @@ SCALES_COLUMNS = [
     "scale", "params", "tokens", "compute", "x", "delta", "theta_target", "theta",
     "mean_competence", "frac_competent_50", "frac_competent_90", "frac_competent_99",
     "bound_holds", "worst_tightness_finite", "beta_emp_a20", "beta_adv_a20", "beta_star_a20",
-    "beta_star_finite_a20",
+    "beta_star_finite_a20", "alpha_adv_a20", "beta_star_adv_a20",
     *[f"{c}_k{kp}" for kp in (1, 2) for c in ("competence_pieces", "competence_tensor",
                                                "competence_train", "competence_product",
                                                "seen")],
