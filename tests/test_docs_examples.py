@@ -210,13 +210,22 @@ def numbers_match(want: str, got: str, rtol: float = NUMBER_RTOL) -> str | None:
         pieces = re.split(f"({_NUMBER})", seg)
         pattern = "".join(f"({_NUMBER})" if i % 2 else re.escape(t).replace(r"\ ", r"\s*")
                           for i, t in enumerate(pieces))
-        m = re.compile(pattern).search(norm, pos)
+        rx = re.compile(pattern)
+        m = rx.search(norm, pos)
         if m is None:
             return f"not found in the output: {seg[:120]!r}"
-        for w, g in zip(pieces[1::2], m.groups(), strict=True):
-            a, b = float(w), float(g)
-            if not _m.isclose(a, b, rel_tol=rtol, abs_tol=1e-9):
-                return f"printed {g} where the transcript shows {w} (in {seg[:80]!r})"
+        first_bad = None
+        while m is not None:  # the first place where the text and every number match
+            bad = next(((w, g) for w, g in zip(pieces[1::2], m.groups(), strict=True)
+                        if not _m.isclose(float(w), float(g), rel_tol=rtol, abs_tol=1e-9)),
+                       None)
+            if bad is None:
+                break
+            first_bad = first_bad or bad
+            m = rx.search(norm, m.start() + 1)
+        if m is None:
+            w, g = first_bad
+            return f"printed {g} where the transcript shows {w} (in {seg[:80]!r})"
         pos = m.end()
     return None
 
@@ -397,6 +406,10 @@ def test_numbers_are_compared_within_a_tolerance():
     why = numbers_match("m = 8.62 [7.86, 8.64]", got)
     assert why is not None and "8.21" in why
     assert numbers_match("verdict: FAILS — m = 8.21", got) is not None
+    # table rows share their text: a row is found by its numbers, not by the first row
+    table = "│ 1e+08 │ 0.50 │\n│ 2.15e+08 │ 0.40 │\n│ 1e+10 │ 0.12 │"
+    assert numbers_match("│ 1e+10 │ 0.12 │", table) is None
+    assert numbers_match("│ 1e+10 │ 0.15 │", table) is not None
     # rich wraps long lines: whitespace is normalized
     assert numbers_match("m = 8.21 [7.86, 8.64] vs threshold 10.1",
                          got.replace(" vs ", "\n vs ")) is None
