@@ -365,9 +365,9 @@ def doubling_verdicts(rows: list[dict], rates: dict | None = None, x=None, *, k:
                                   or n * (1 - QUANTILES[s]) + 1e-9 >= MIN_TAIL
                                   for s in STATS])
 
-            def stat(idx, _cs=cs, _cb=cb, _n=n, _sup=supported):
+            def stat(idx, _cs=cs, _cb=cb, _n=n, _sup=supported, _reach=reach):
                 w = np.bincount(idx, minlength=_n).astype(np.float64)
-                vs, _ = _judged_values(xs, _cs.stats(w), _cb.stats(w), reach)
+                vs, _ = _judged_values(xs, _cs.stats(w), _cb.stats(w), _reach)
                 arr = np.array([vs[s] for s in STATS])
                 sup = arr[_sup]
                 worst = np.nan if np.isnan(sup).all() else float(np.nanmax(sup))

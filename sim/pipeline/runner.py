@@ -405,12 +405,12 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
         row.update(skill_metrics(f, share))
         be, bs, bf, ba = _skill_curve(theta, cfg.k, alphas, f, share, counts.zhist,
                                       cfg.n_skills, cfg.n_texts, measure)
-        if 0.0 < theta < 1.0:
+        bs_adv = np.full(alphas.shape, np.nan)
+        inside = (alpha_adv > 0.0) & (alpha_adv < 1.0)  # a set of measure 1 has no bound
+        if 0.0 < theta < 1.0 and inside.any():
             kw = {} if measure is None else {"measure": measure}
-            bs_adv = np.atleast_1d(beta_star_finite(theta, cfg.k, alpha_adv, cfg.n_skills,
-                                                    cfg.n_texts, FAILURE_PROB, **kw))
-        else:
-            bs_adv = np.full(alphas.shape, np.nan)
+            bs_adv[inside] = np.atleast_1d(beta_star_finite(
+                theta, cfg.k, alpha_adv[inside], cfg.n_skills, cfg.n_texts, FAILURE_PROB, **kw))
         cf = _curve_frame(i, sc.params, "skills", 1, alphas, theta, be, bs, bf, ba,
                           alpha_adv, bs_adv)
         curve_frames.append(cf)
