@@ -250,3 +250,47 @@ def test_a_quantile_curve_on_too_few_tuples_cannot_make_the_curve_hold():
            ("tensorized", 4): _const_rates(small * 20 ** a, 30)}      # m = 20
     (v,) = _verdict(bad)
     assert v["status"] == "fails" and v["worst_statistic"] in ("mean", "q50")
+
+
+# --------------------------------------------------------------------------- the k' grid, tuples
+
+
+def test_default_kprimes_always_cross_k():
+    from sim.pipeline.config import default_kprimes
+
+    assert default_kprimes(4) == (1, 2, 4, 8)
+    assert default_kprimes(8) == (1, 2, 4, 8, 16)
+    assert default_kprimes(3) == (1, 2, 4, 8)
+    for k in range(1, 40):
+        kps = default_kprimes(k)
+        # some doubling k' -> 2k' of the grid has k' <= k < 2k': the composition verdict
+        assert any(kp <= k < 2 * kp and 2 * kp in kps for kp in kps), k
+
+
+@pytest.mark.parametrize("args,name", [(["--kprimes", "4,2"], "kprimes"),
+                                       (["--kprimes", "1,x"], "kprimes"),
+                                       (["--kprimes", "1,200"], "kprimes"),
+                                       (["--tuples", "9"], "tuples")])
+def test_bad_kprimes_and_too_few_tuples_are_refused(cli_runner, tmp_path, args, name):
+    code, out, err = cli_runner("run", "--skills", "100", "--texts", "1000", *args, "--out",
+                                str(tmp_path), "--no-plots")
+    assert code == 2 and err.count("\n") == 1 and name in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_distinct_tuples_are_successive_samples_of_mu1():
+    from sim.measure.tuples import sample_distinct_tuples
+
+    mu = 1.0 / np.arange(1, 51) ** 2
+    mu /= mu.sum()  # zipf:2 on 50 skills: the top skill is 61% of the mass
+    t = sample_distinct_tuples(mu, 16, 4000, 0)
+    assert t.shape == (4000, 16)
+    assert all(len(set(r)) == 16 for r in t.tolist())  # 16 distinct skills every time
+    # the first coordinate is a draw from mu1: the top skill's share within 5 binomial SE
+    se = math.sqrt(mu[0] * (1 - mu[0]) / 4000)
+    assert abs(np.mean(t[:, 0] == 0) - mu[0]) < 5 * se
+    # the second is a draw from mu1 without the first: P(s2 = 0) = sum_j mu_j mu_0/(1 - mu_j)
+    p2 = sum(mu[j] * mu[0] / (1 - mu[j]) for j in range(1, 50))
+    assert abs(np.mean(t[:, 1] == 0) - p2) < 5 * math.sqrt(p2 * (1 - p2) / 4000)
+    with pytest.raises(ValueError, match="distinct"):
+        sample_distinct_tuples(np.r_[mu[:3], np.zeros(5)], 4, 10, 0)
