@@ -88,7 +88,7 @@ class RunConfig:
     seed : the root seed; every random stream of the run is spawned from it.
     kprimes : tuple sizes k' for the k'-tuple competence measurements (docs/theory.md §5),
         strictly increasing, each <= n_skills; ``None`` means `default_kprimes` (k): powers of
-        two up to the first >= 2k, so that a doubling always crosses k.
+        two up to the first >= 2k, so that a doubling always crosses k (those <= n_skills).
     n_tuples : random k'-tuples of k' distinct skills sampled per k' (successive sampling
         from mu1, as the graph draws a piece's skills), at least `MIN_TUPLES`.
     pieces_per_tuple : test pieces judged per sampled tuple and reading (the same at every k',
@@ -145,7 +145,9 @@ class RunConfig:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ParameterError(name, f"must be true or false; got {getattr(self, name)!r}")
         seed = check_int_at_least("seed", self.seed, 0)
-        kprimes = (default_kprimes(k) if self.kprimes is None else
+        # the default grid stops at |S|: a tuple of k' distinct skills needs k' <= |S|
+        kprimes = (tuple(kp for kp in default_kprimes(k) if kp <= n_skills)
+                   if self.kprimes is None else
                    tuple(check_int_at_least("kprimes", kp, 1) for kp in self.kprimes))
         if not kprimes:
             raise ParameterError("kprimes", "must name at least one tuple size")
