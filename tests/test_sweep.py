@@ -63,6 +63,7 @@ def fake_cell(cfg: dict):
         "worst_tightness_finite": rng.random(n.size), "beta_emp_a20": 1 + rng.random(n.size),
         "beta_adv_a20": 2 + rng.random(n.size), "beta_star_a20": 3 + rng.random(n.size),
         "beta_star_finite_a20": 3.1 + rng.random(n.size),
+        "alpha_adv_a20": np.full(n.size, 0.2), "beta_star_adv_a20": 3.1 + rng.random(n.size),
     }
     for kp in (1, 2):
         cols.update({f"competence_pieces_k{kp}": comp, f"competence_tensor_k{kp}": comp**kp,
