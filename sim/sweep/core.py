@@ -552,7 +552,8 @@ def collect(grid: Grid, folder: str | os.PathLike):
             raise SweepError(f"cell {c.index} ({c.hash}) of {str(folder)!r} has not finished")
         tables.append(pl.read_parquet(table))
         metas.append(json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {})
-    scales = pl.concat(tables, how="vertical") if tables else pl.DataFrame()
+    # cells of different k measure different default k' grids: columns a cell lacks are null
+    scales = pl.concat(tables, how="diagonal") if tables else pl.DataFrame()
     grid_cols = _grid_frame(grid, grid.cells, [t.height for t in tables], set(scales.columns))
     runs = pl.concat([grid_cols, scales], how="horizontal")
 
