@@ -338,3 +338,32 @@ def test_read_parquet_keeps_an_interrupt_and_names_a_bad_file(tmp_path, monkeypa
     monkeypatch.setattr(pl, "read_parquet", interrupted)
     with pytest.raises(KeyboardInterrupt):
         read_parquet(bad)
+
+
+def test_a_ctrl_c_inside_numpys_version_check_is_deferred():
+    """polars' Rust numpy bridge calls numpy's version check the first time it converts an
+    array; a KeyboardInterrupt raised in that frame makes the Rust side panic (exit 1 and a
+    multi-line message), so the handler defers it as it does inside an import."""
+    import numpy as np
+    from numpy.lib import NumpyVersion
+
+    from sim.cli import _unsafe_to_interrupt
+
+    frames = {}
+
+    def grab(frame, event, arg):
+        if event == "call":
+            name = frame.f_code.co_filename
+            if name.endswith("_version.py"):
+                frames.setdefault("version", frame)
+            elif name.endswith("_function_base_impl.py") or name.endswith("function_base.py"):
+                frames.setdefault("numpy", frame)
+
+    sys.setprofile(grab)
+    try:
+        NumpyVersion("2.0.0")
+        np.quantile(np.arange(5.0), 0.5)
+    finally:
+        sys.setprofile(None)
+    assert _unsafe_to_interrupt(frames["version"])
+    assert not _unsafe_to_interrupt(frames["numpy"])  # ordinary library code: raised at once

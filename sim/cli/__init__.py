@@ -101,6 +101,9 @@ _INTERRUPT_MESSAGE = "sim: interrupted (cleaning up; interrupt again to quit at 
 _REDELIVER_S = 0.02
 
 
+_NUMPY_VERSION_CHECK = os.path.join("numpy", "lib", "_version.py")
+
+
 def _unsafe_to_interrupt(frame) -> bool:
     """Whether the main thread is inside an import or a gc callback (`_Interrupts._handler`
     does not raise there)."""
@@ -111,6 +114,11 @@ def _unsafe_to_interrupt(frame) -> bool:
     while frame is not None and depth < 500:
         code = frame.f_code
         if code.co_filename.startswith("<frozen importlib") or code in callbacks:
+            return True
+        # numpy's version check, which polars' Rust numpy bridge calls the first time it
+        # converts an array: a KeyboardInterrupt raised there makes the Rust side panic
+        # (a multi-line "Failed to access NumPy array API capsule" and exit 1)
+        if code.co_filename.endswith(_NUMPY_VERSION_CHECK):
             return True
         frame = frame.f_back
         depth += 1
