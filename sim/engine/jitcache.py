@@ -46,7 +46,7 @@ def cache_root() -> Path:
     return Path(base) / "sim" / "numba"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sources_digest(folder: str | None = None) -> str:
     """SHA-256 (hex, 16 digits) over the names and bytes of every ``*.py`` in `folder`
     (default: ``sim/engine``), in name order."""
