@@ -328,17 +328,19 @@ def run_memory_bytes(n_skills: int, n_scales: int, n_tuples: int, kprimes=(1, 2,
                      uniform: bool = True, threads: int | None = None) -> float:
     """Memory of a `sim run`: the graph (`graph_memory_bytes`), its per-skill tables at every
     scale, the sampled k'-tuples (int64, with a sorted copy and an index) and their level
-    counts (two int64 copies per thread and scale), and the tuple filters' bit tables
-    (3 bits per ordered pair of skills up to `sim.engine.passes.DENSE_MAX_SKILLS`)."""
-    from sim.engine.passes import DENSE_MAX_SKILLS
+    counts (two int64 copies per thread and scale), the pass's per-thread level tables
+    (`sim.engine.passes.pass_bytes`) and the tuple filters (`sim.engine.passes.filter_bytes`:
+    O(|S| + tuples), no |S| x |S| table at any |S|)."""
+    from sim.engine.passes import filter_bytes, pass_bytes
 
     threads = numba_threads() if threads is None else int(threads)
-    # the tuple filters' |S| x |S| bit tables (pairs: 1 bit, first/last pairs: 2 bits)
-    filters = 3.0 * float(n_skills) ** 2 / 8 if 0 < n_tuples and n_skills <= DENSE_MAX_SKILLS else 0
+    sets = float(n_tuples) * len(kprimes)
+    filters = filter_bytes(n_skills, sets) if 0 < n_tuples else 0.0
     return (graph_memory_bytes(n_skills, uniform, threads)
             + float(n_skills) * RUN_SKILL_BYTES_PER_SCALE * float(n_scales)
             + float(n_tuples) * float(sum(kprimes)) * 8 * 3
-            + float(n_tuples) * len(kprimes) * 16.0 * threads * (n_scales + 1) + filters)
+            + float(n_tuples) * len(kprimes) * 16.0 * threads * (n_scales + 1) + filters
+            + pass_bytes(n_skills, n_scales, 0, threads))
 
 
 def corpus_bytes(n_pieces: int, k: int, n_test: int = 0, wide_sizes=(), wide_pieces: int = 0,
