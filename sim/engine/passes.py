@@ -612,11 +612,15 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
         srt = np.empty(k, dtype=np.int64)
         d = np.empty(k, dtype=np.int64)
         zl = np.empty(k + 2, dtype=np.int64)
+        zv = np.empty(k, dtype=np.int64)
         idx = np.empty(k, dtype=np.int64)
         hv = np.empty(k, dtype=np.uint64)
         # this thread's own tables (rows of shared arrays would share cache lines at their
         # ends: every piece's increment would bounce the line between cores)
         lv_row = np.zeros((n_scales + 1, n), dtype=np.int64)
+        # the per-skill level counts as bytes, carried into lv_row every 256 (exact; an
+        # eighth of the memory, so the table stays in cache at a larger |S|)
+        lv8 = np.zeros((n_scales + 1, n), dtype=np.uint8)
         pc_row = np.zeros(n_scales + 1, dtype=np.int64)
         zd_row = np.zeros((k + 1, n_alpha + 1), dtype=np.int64)
         tl_row = np.zeros((n_q, n_scales + 1), dtype=np.int64)
@@ -631,25 +635,29 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                 c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
             pc_row[c] += 1
             for j in range(k):
-                lv_row[c, buf[j]] += 1
+                v = lv8[c, buf[j]] + 1
+                if v == 256:
+                    lv_row[c, buf[j]] += 256
+                    v = 0
+                lv8[c, buf[j]] = v
             if n_alpha > 0:
                 # levels of the slots in the nested adversary family, sorted; x_a = x
                 # on [zl[x], zl[x + 1]) (difference array over a)
+                # sorted by rank, without branches: slot j goes to place 1 + (slots below
+                # it, ties broken by slot order); an empty interval adds +1 and −1 to one cell
+                for j in range(k):
+                    zv[j] = zlevel[buf[j]]
                 zl[0] = 0
                 for j in range(k):
-                    v = zlevel[buf[j]]
-                    i = j
-                    while i > 0 and zl[i] > v:
-                        zl[i + 1] = zl[i]
-                        i -= 1
-                    zl[i + 1] = v
+                    v = zv[j]
+                    r = 0
+                    for i in range(k):
+                        r += (zv[i] < v) | ((zv[i] == v) & (i < j))
+                    zl[r + 1] = v
                 zl[k + 1] = n_alpha
                 for x in range(k + 1):
-                    a0 = zl[x]
-                    a1 = zl[x + 1]
-                    if a1 > a0:
-                        zd_row[x, a0] += 1
-                        zd_row[x, a1] -= 1
+                    zd_row[x, zl[x]] += 1
+                    zd_row[x, zl[x + 1]] -= 1
             if look:
                 go = _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first,
                                end_bloom, end_shift, bloom, bloom_shift)
@@ -663,7 +671,7 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                         nd = _sorted_distinct(srt, d, k)
                         _count_sets(d, nd, c, tl_row, skill_h, end_bloom, end_shift, tab,
                                     sizes, rows, size, idx)
-        sl_lv[sl] = lv_row
+        sl_lv[sl] = lv_row + lv8
         pc_lv[sl] = pc_row
         zd[sl] = zd_row
         tl[sl] = tl_row
@@ -687,10 +695,10 @@ def _n_slabs(m: int) -> int:
 
 
 def pass_bytes(n_skills: int, n_scales: int, n_tuples: int, threads: int | None = None) -> int:
-    """Memory of one `count_pass` call's per-slab tables, in bytes (each thread's own tables
-    and the slab rows they are copied to)."""
+    """Memory of one `count_pass` call's per-slab tables, in bytes (each thread's own tables,
+    with the per-skill level counts also as bytes, and the slab rows they are copied to)."""
     threads = numba.get_num_threads() if threads is None else threads
-    return 2 * 8 * threads * (n_scales + 1) * (n_skills + n_tuples)
+    return (2 * 8 + 1) * threads * (n_scales + 1) * (n_skills + n_tuples)
 
 
 def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
