@@ -56,7 +56,12 @@ def sources_digest(folder: str | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-class EngineCacheLocator(caching._CacheLocator):
+# numba's locator base class and list are internal (numba.core.caching, numba 0.68): where
+# they are missing, `install` does nothing and numba's own cache is used
+_Base = getattr(caching, "_CacheLocator", object)
+
+
+class EngineCacheLocator(_Base):
     """numba cache locator for the functions defined in ``sim/engine`` (see the module doc)."""
 
     def __init__(self, py_func, py_file):
@@ -89,6 +94,8 @@ class EngineCacheLocator(caching._CacheLocator):
 
 def install() -> None:
     """Put `EngineCacheLocator` first in numba's locator list (once)."""
-    classes = caching.CacheImpl._locator_classes
+    classes = getattr(getattr(caching, "CacheImpl", None), "_locator_classes", None)
+    if _Base is object or not isinstance(classes, list):
+        return
     if EngineCacheLocator not in classes:
         classes.insert(0, EngineCacheLocator)
