@@ -56,8 +56,8 @@ def test_two_checkouts_share_compiled_kernels_and_an_edit_invalidates(tmp_path):
     assert (second["hits"], second["misses"]) == (1, 0)
     assert second["path"] == first["path"] and Path(first["path"]).parent == cache
     assert second["rows"] == first["rows"] == [0, 1, 2]
-    # an edit of another engine file (not kernels.py) must not reuse kernels compiled before
-    with open(b / "sim" / "engine" / "graph_io.py", "a") as f:
+    # an edit of another kernel file (not kernels.py) must not reuse kernels compiled before
+    with open(b / "sim" / "engine" / "passes.py", "a") as f:
         f.write("\n# edited\n")
     third = _probe(b, cache)
     assert (third["hits"], third["misses"]) == (0, 1)
@@ -75,14 +75,16 @@ def test_functions_outside_the_engine_keep_numbas_locators(tmp_path):
     assert Path(loc.get_cache_path()).name == f"engine-{jitcache.sources_digest()}"
 
 
-def test_sources_digest_follows_every_file_of_the_folder(tmp_path):
+def test_sources_digest_follows_every_kernel_file_of_the_folder(tmp_path):
     for name in ("a.py", "b.py"):
-        (tmp_path / name).write_text("x = 1\n")
+        (tmp_path / name).write_text("x = 1  # njit\n")
+    (tmp_path / "c.py").write_text("no kernels here\n")
     d0 = jitcache.sources_digest(str(tmp_path))
-    (tmp_path / "b.py").write_text("x = 2\n")
+    (tmp_path / "b.py").write_text("x = 2  # njit\n")
     jitcache.sources_digest.cache_clear()
     d1 = jitcache.sources_digest(str(tmp_path))
-    (tmp_path / "b.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("x = 1  # njit\n")
+    (tmp_path / "c.py").write_text("still no kernels, but edited\n")
     jitcache.sources_digest.cache_clear()
     assert d1 != d0 and jitcache.sources_digest(str(tmp_path)) == d0
     assert np.all([c in "0123456789abcdef" for c in d0]) and len(d0) == 16

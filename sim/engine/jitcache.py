@@ -10,7 +10,8 @@ that inlines a function of another file is not recompiled when only that file ch
 
 - the cache folder is ``<root>/engine-<digest>``, where ``<root>`` is ``$NUMBA_CACHE_DIR``
   when set, else ``$XDG_CACHE_HOME/sim/numba`` (``~/.cache/sim/numba``), and ``<digest>``
-  is a hash of the bytes of every ``sim/engine/*.py`` (`sources_digest`): any two checkouts
+  is a hash of the bytes of every ``sim/engine/*.py`` that defines kernels (`sources_digest`):
+  any two checkouts
   with the same engine sources share compiled kernels, wherever they are, and a change to
   any engine file gives a fresh folder (no stale kernel inlined from an edited file);
 - numba still keys each entry on its own version, the Python version, the function's
@@ -49,10 +50,14 @@ def cache_root() -> Path:
 @functools.cache
 def sources_digest(folder: str | None = None) -> str:
     """SHA-256 (hex, 16 digits) over the names and bytes of every ``*.py`` in `folder`
-    (default: ``sim/engine``), in name order."""
+    (default: ``sim/engine``) that defines numba functions (mentions ``njit``), in name order:
+    the files kernels can inline from (an edit of the benchmark or the export code keeps the
+    compiled kernels)."""
     h = hashlib.sha256()
     for p in sorted(Path(folder or _ENGINE).glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+        text = p.read_bytes()
+        if b"njit" in text:
+            h.update(p.name.encode() + b"\0" + text + b"\0")
     return h.hexdigest()[:16]
 
 
