@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import sim
 from sim.engine import jitcache
@@ -45,6 +46,7 @@ def _probe(root: Path, cache: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # three fresh interpreters that import numba (about 10 s)
 def test_two_checkouts_share_compiled_kernels_and_an_edit_invalidates(tmp_path):
     cache = tmp_path / "cache"
     a = _copy_package(tmp_path / "a")
