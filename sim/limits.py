@@ -32,7 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sim.vocab import DENSE_MAX_SKILLS
+from sim.vocab import filter_bytes, pass_bytes
 from theory.errors import ParameterError
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "check_corpus",
     "graph_edge_passes",
     "run_edge_passes",
+    "PASS_COST_PER_SCALE",
     "estimate_run_seconds",
     "check_run",
     "FIGURE_BYTES",
@@ -319,15 +320,17 @@ def run_memory_bytes(n_skills: int, n_scales: int, n_tuples: int, kprimes=(1, 2,
                      uniform: bool = True, threads: int | None = None) -> float:
     """Memory of a `sim run`: the graph (`graph_memory_bytes`), its per-skill tables at every
     scale, the sampled k'-tuples (int64, with a sorted copy and an index) and their level
-    counts (two int64 copies per thread and scale), and the tuple filters' bit tables
-    (3 bits per ordered pair of skills up to `sim.vocab.DENSE_MAX_SKILLS`)."""
+    counts (two int64 copies per thread and scale), the pass's per-thread level tables
+    (`sim.vocab.pass_bytes`) and the tuple filters (`sim.vocab.filter_bytes`:
+    O(|S| + tuples), no |S| x |S| table at any |S|)."""
     threads = numba_threads() if threads is None else int(threads)
-    # the tuple filters' |S| x |S| bit tables (pairs: 1 bit, first/last pairs: 2 bits)
-    filters = 3.0 * float(n_skills) ** 2 / 8 if 0 < n_tuples and n_skills <= DENSE_MAX_SKILLS else 0
+    sets = float(n_tuples) * len(kprimes)
+    filters = filter_bytes(n_skills, sets) if 0 < n_tuples else 0.0
     return (graph_memory_bytes(n_skills, uniform, threads)
             + float(n_skills) * RUN_SKILL_BYTES_PER_SCALE * float(n_scales)
             + float(n_tuples) * float(sum(kprimes)) * 8 * 3
-            + float(n_tuples) * len(kprimes) * 16.0 * threads * (n_scales + 1) + filters)
+            + float(n_tuples) * len(kprimes) * 16.0 * threads * (n_scales + 1) + filters
+            + pass_bytes(n_skills, n_scales, 0, threads))
 
 
 def corpus_bytes(n_pieces: int, k: int, n_test: int = 0, wide_sizes=(), wide_pieces: int = 0,
@@ -368,24 +371,33 @@ def graph_edge_passes(n_texts: int, k: int, iid: bool = False, export: bool = Fa
     return edges * (1 + (1 if iid else 0) + (EXPORT_PASSES if export else 0))
 
 
-def run_edge_passes(n_texts: int, k: int, n_scales: int, passes_per_scale: float = 1.0,
-                    extra_passes: float = 2.0) -> float:
-    """Edge passes of `sim run`: `passes_per_scale` counting passes per scale (one for the
-    random and skill learners, one per adversary strength for the adversarial one) plus
-    `extra_passes` over the graph (degrees, co-occurrence of sampled tuples)."""
+#: cost of `sim run`'s one pass over the graph, in engine passes: the count itself plus, per
+#: scale, the piece's level compare and its share of the tuple filters and z-histograms
+#: (measured 4.5-6x one engine pass at 13 scales, |S| = 1000, 5000 tuples per k')
+PASS_COST_PER_SCALE = 0.4
+
+
+def run_edge_passes(n_texts: int, k: int, n_scales: int,
+                    passes_per_scale: float = PASS_COST_PER_SCALE,
+                    extra_passes: float = 0.5) -> float:
+    """Edge passes of `sim run`, in units of one engine pass: the one-pass kernel that serves
+    every scale (one engine pass plus `passes_per_scale` per scale) and `extra_passes` over
+    the graph (degrees, the adversary's calibration)."""
     edges = float(n_texts) * float(k)
-    return edges * (float(n_scales) * float(passes_per_scale) + float(extra_passes))
+    return edges * (1.0 + float(n_scales) * float(passes_per_scale) + float(extra_passes))
 
 
-def estimate_run_seconds(n_texts: int, k: int, n_scales: int, *, passes_per_scale: float = 1.0,
-                         extra_passes: float = 2.0, rate=None) -> float:
+def estimate_run_seconds(n_texts: int, k: int, n_scales: int, *,
+                         passes_per_scale: float = PASS_COST_PER_SCALE,
+                         extra_passes: float = 0.5, rate=None) -> float:
     """Seconds `sim run` needs for the graph passes, at `rate` edges/s (a number, or a
     function measuring it such as `sim.engine.rate.engine_rate`)."""
     return run_edge_passes(n_texts, k, n_scales, passes_per_scale, extra_passes) / _rate(rate)
 
 
-def check_run(n_texts: int, k: int, n_scales: int, yes: bool, *, passes_per_scale: float = 1.0,
-              extra_passes: float = 2.0, param: str = "--texts", what: str | None = None,
+def check_run(n_texts: int, k: int, n_scales: int, yes: bool, *,
+              passes_per_scale: float = PASS_COST_PER_SCALE, extra_passes: float = 0.5,
+              param: str = "--texts", what: str | None = None,
               hint: str = "pass --yes to go on", rate=None) -> float | None:
     """`check_work` for the graph passes of a `sim run` (or of a sweep's cells, summed by the
     caller through `run_edge_passes`), at `rate` (as in `check_work`)."""

@@ -57,6 +57,13 @@ def test_run_bench_structure_and_ratios():
                 assert r[f"{eng}_over_{base}"] == \
                     r[eng]["edges_per_s"] / r[base]["edges_per_s"]
         assert 0 < r["engine"]["theta_measured"] < 1
+        for eng in ("engine", "engine_iid"):
+            assert r[f"{eng}_over_ceiling"] == \
+                r[eng]["edges_per_s"] / res["rng_ceiling"]["edges_per_s"]
+    ce = res["rng_ceiling"]
+    assert ce["threads"] == res["threads"] and ce["draws"] == 2 * 65536  # >= 100000, whole chunks
+    assert ce["edges_per_s"] == ce["per_thread"] * ce["threads"]
+    assert ce["per_thread"] == ce["draws"] / ce["seconds"]
     gens = [r["networkx"]["generator"] for r in res["rows"]]
     assert gens == ["bipartite.random_graph", "bipartite.configuration_model"]
     assert res["rows"][1]["networkx"]["edges"] == 240  # configuration model: exactly k |T|
@@ -92,6 +99,7 @@ def test_cli_table(cli_runner):
     assert "engine (iid)" in lines[4] and "numpy" in lines[5] and "networkx" in lines[6]
     assert lines[5].rstrip().endswith("x") and lines[6].rstrip().endswith("x")
     assert "numba first call" in out
+    assert "RNG ceiling" in out and "zipf:2" in out.split("RNG ceiling")[1]
 
 
 def test_cli_stream_check_tiny(cli_runner):

@@ -119,11 +119,14 @@ def test_check_work_in_between_uses_the_measured_rate():
         limits.check_work(passes, False, "--texts", "it", rate=passes / 7200)  # two hours
 
 
-def test_estimate_run_seconds_counts_one_pass_per_scale():
-    # today's pipeline: one counting pass per scale and two more over the graph
-    assert limits.estimate_run_seconds(10**6, 4, 13, rate=1e8) == pytest.approx(4e6 * 15 / 1e8)
+def test_estimate_run_seconds_counts_the_one_pass_kernel():
+    # one pass serves every scale: one engine pass, 0.4 more per scale, half a pass besides
+    assert limits.estimate_run_seconds(10**6, 4, 13, rate=1e8) == pytest.approx(
+        4e6 * (1 + 0.4 * 13 + 0.5) / 1e8)
     assert limits.estimate_run_seconds(10**6, 4, 13, passes_per_scale=5, extra_passes=0,
-                                       rate=2e7) == pytest.approx(4e6 * 65 / 2e7)
+                                       rate=2e7) == pytest.approx(4e6 * 66 / 2e7)
+    # 1e9 pieces at 13 scales, at 2e8 edges/s: about 2 minutes, well under the hour
+    assert limits.estimate_run_seconds(10**9, 4, 13, rate=2e8) < 600
 
 
 def test_engine_rate_is_measured_once_per_process(monkeypatch):

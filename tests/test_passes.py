@@ -9,12 +9,13 @@ import pytest
 from sim.engine.graph import skill_graph
 from sim.engine.kernels import RandomFailure, count_failures, mark_cooccurring, z_histogram
 from sim.engine.passes import (
-    DENSE_MAX_SKILLS,
+    PAIR_FILTER_BITS,
     ScaleRules,
     count_pass,
     count_pass_np,
     fill_pieces,
     fill_pieces_np,
+    filter_bytes,
     judge_pieces,
     judge_pieces_np,
     tuple_index,
@@ -61,14 +62,14 @@ def test_count_pass_equals_numpy_twin(dist, iid, kind):
     assert (a.tuple_levels[-60:][held].sum(axis=1) >= 1).all()
 
 
-@pytest.mark.parametrize("n_skills,iid", [(300, False), (300, True), (DENSE_MAX_SKILLS + 1,
-                                                                       False)])
+@pytest.mark.parametrize("n_skills,iid", [(300, False), (300, True), (20_000, False),
+                                           (1_000_000, True)])
 def test_tuple_filters_never_miss_a_held_set(n_skills, iid):
-    # The dense filters (pair bits, the Bloom filter of whole pieces, the first/last-pair
-    # bits of mid-sized sets) may only let extra pieces through, never drop one that holds a
-    # queried set; above DENSE_MAX_SKILLS every set goes through the hash table. Queried sets
-    # are mostly taken from the graph's own pieces (so they are held), in each size the
-    # filters treat differently, and the counts must equal the numpy twin's exactly.
+    # The filters (Bloom filters of pairs, of whole pieces and of the first/last pairs of
+    # mid-sized sets, the same at every |S|) may only let extra pieces through, never drop one
+    # that holds a queried set. Queried sets are mostly taken from the graph's own pieces (so
+    # they are held), in each size the filters treat differently, and the counts must equal
+    # the numpy twin's exactly.
     g = skill_graph(n_skills, 4000, 4, replace=iid, seed=8)
     sk = g.skills(0, 4000).astype(np.int64)
     rng = np.random.default_rng(9)
@@ -84,8 +85,39 @@ def test_tuple_filters_never_miss_a_held_set(n_skills, iid):
     np.testing.assert_array_equal(a.tuple_levels, b.tuple_levels)
     held = a.tuple_levels[:300].sum(axis=1)
     assert (held[idx.size[:300] >= 2] >= 1).all()
-    dense = n_skills <= DENSE_MAX_SKILLS
-    assert (idx.pair_bits is not None) == dense and (idx.bloom is not None) == dense
+    # memory O(|S| + sets), within the estimate sim.limits uses
+    assert idx.nbytes <= filter_bytes(n_skills, idx.n)
+
+
+def test_filters_hold_every_queried_pair_and_mid_set_and_few_others():
+    # Each Bloom filter has every queried key's bit set (else the pass would miss the set),
+    # and at PAIR_FILTER_BITS bits per pair only about one other pair in 256 passes; 20000
+    # random pairs give a binomial count with mean <= 20000 / 256 = 78, SD <= 9: < 160 is
+    # 9 SD away from the mean.
+    rng = np.random.default_rng(1)
+    n = 50_000
+    pairs = rng.integers(0, n, (3000, 2))
+    mids = rng.integers(0, n, (500, 3))
+    idx = tuple_index([pairs, mids], n, 4)
+    h = idx.skill_h
+
+    def has(bits, key, shift):
+        b = (key >> np.uint64(shift)).astype(np.int64)
+        return (bits[b >> 6] >> (b & 63).astype(np.uint64)) & np.uint64(1)
+
+    with np.errstate(over="ignore"):
+        ok = idx.size[:3000] == 2
+        key = h[idx.rows[:3000, 0]] + h[idx.rows[:3000, 1]]
+        assert has(idx.pair_bloom, key[ok], idx.pair_shift).all()
+        m3 = idx.size[3000:] == 3
+        r3 = idx.rows[3000:][m3]
+        assert idx.mid_first[r3[:, 0]].all()
+        assert has(idx.end_bloom, h[r3[:, 0]] + h[r3[:, 1]], idx.end_shift).all()
+        assert has(idx.end_bloom, (h[r3[:, 1]] + h[r3[:, 2]]) * np.uint64(0xBF58476D1CE4E5B9),
+                   idx.end_shift).all()
+        other = rng.integers(0, n, (20_000, 2))
+        assert has(idx.pair_bloom, h[other[:, 0]] + h[other[:, 1]], idx.pair_shift).sum() < 160
+    assert idx.pair_bloom.nbytes * 8 >= PAIR_FILTER_BITS * 3000
 
 
 def test_counts_add_over_ranges_and_do_not_depend_on_threads():

@@ -148,5 +148,11 @@ def _print_table(res: dict) -> None:
     click.echo(line(["-" * w for w in widths]))
     for row in rows:
         click.echo(line(row))
+    ce = res["rng_ceiling"]
+    click.echo(f"RNG ceiling: {ce['edges_per_s']:.3g} integers/s ({ce['threads']} x numpy's "
+               f"{ce['per_thread']:.3g} bounded integers/s on one thread); engine = "
+               + ", ".join(f"{r['skill_dist']} {100 * r['engine_over_ceiling']:.0f}% "
+                           f"(iid {100 * r['engine_iid_over_ceiling']:.0f}%)"
+                           for r in res["rows"]) + " of it")
     fc = res["first_call"]
     click.echo(f"numba first call: {fc['seconds']:.2f} s ({fc['how']}), not in the rates")

@@ -55,7 +55,7 @@ from sim.engine.rng import (
     u64_to_unit,
     u64_to_unit_np,
 )
-from sim.vocab import DENSE_MAX_SKILLS  # re-exported: the engine's size limit
+from sim.vocab import PAIR_FILTER_BITS, filter_bytes  # re-exported: the engine's sizes
 
 __all__ = [
     "RULE_KINDS",
@@ -72,7 +72,8 @@ __all__ = [
     "fill_pieces",
     "fill_pieces_np",
     "pass_bytes",
-    "DENSE_MAX_SKILLS",
+    "filter_bytes",
+    "PAIR_FILTER_BITS",
 ]
 
 RULE_KINDS = {"random": 1, "skill": 2, "threshold": 3, "compositional": 4}
@@ -134,28 +135,30 @@ class TupleIndex:
 
     ``rows`` int64[n_q, w] holds each tuple's distinct skills, sorted, −1-padded; ``size`` its
     number of distinct skills; ``canon`` maps every row to the row that holds its counts (a set
-    queried twice is counted in its first row). Every set of 3+ skills (2+ above
-    `DENSE_MAX_SKILLS`) is found through an open-addressing hash table (``tab``: slot → row, −1
-    empty) of a 64-bit mix of its sorted skills, verified against ``rows``.
+    queried twice is counted in its first row). Every set of 3+ skills is found through an
+    open-addressing hash table (``tab``: slot → row, −1 empty) of a 64-bit mix of its sorted
+    skills, verified against ``rows``.
 
-    For |S| <= `DENSE_MAX_SKILLS` a piece first passes small filters that never miss a piece
-    holding a queried set and let almost every other piece go on at once (an OR of a few bits
-    that stay in cache; only pieces that pass are sorted and looked up):
+    A piece first passes small filters that never miss a piece holding a queried set and let
+    almost every other piece go on at once (an OR of a few bits that stay in cache; only
+    pieces that pass are looked up exactly). They are Bloom filters over sums of per-skill
+    64-bit hashes ``skill_h`` (a sum: no sorting needed), so their size depends on the number
+    of queried sets, not on |S| (the same mechanism for every |S|; memory O(|S| + sets)):
 
-    - ``pair_bits``: one bit per ordered pair of skills, set for the queried pairs (125 kB for
-      |S| = 1000); their rows are found among a skill's queried partners, ``pair_nb[pair_ptr[a]
-      : pair_ptr[a + 1]]`` (rows in ``pair_rw``; both ways);
-    - ``whole``: sets of exactly k skills (the size of a training piece, which must then *be*
-      the set) are tested with a one-hash Bloom filter (``bloom``, 64 bits per set) of the sum
-      of per-skill 64-bit hashes ``skill_h`` over the piece (a sum: no sorting needed);
-    - ``mid_first`` and ``end_bits``: sets of 3..k−1 skills (i.i.d. tuples with a repeat, or
+    - ``pair_bloom``: `PAIR_FILTER_BITS` bits per queried pair, keyed on ``skill_h[a] +
+      skill_h[b]`` (top bits, ``pair_shift``); a pair that passes is looked up among a
+      skill's queried partners, ``pair_nb[pair_ptr[a] : pair_ptr[a + 1]]`` (rows in
+      ``pair_rw``; both ways), which also drops the filter's false positives;
+    - ``bloom``: sets of exactly k skills (the size of a training piece, which must then *be*
+      the set): a one-hash Bloom filter (64 bits per set) of the sum of ``skill_h`` over the
+      piece;
+    - ``mid_first`` and ``end_bloom``: sets of 3..k−1 skills (i.i.d. tuples with a repeat, or
       k' < k): a piece may hold one only if one of its skills is the smallest skill of such a
       set (``mid_first``, one byte per skill) and it has both a pair that is the first two
-      skills of such a set and a pair that is the last two (two bits per ordered pair).
+      skills of such a set and a pair that is the last two (``end_bloom``, keyed on the pair's
+      sum and on that sum times an odd constant, ``end_shift``).
 
-    All three are always there (the kernel is compiled once for them): one that no queried
-    set needs passes no piece (a one-word table read through ``pair_mask`` = 0, no skill in
-    ``mid_first``, an empty Bloom filter). Above `DENSE_MAX_SKILLS` they are None.
+    A filter that no queried set needs is one empty word and passes no piece.
     """
 
     rows: np.ndarray
@@ -163,12 +166,13 @@ class TupleIndex:
     pair_ptr: np.ndarray
     pair_nb: np.ndarray
     pair_rw: np.ndarray
-    pair_bits: np.ndarray | None
-    pair_mask: int
-    mid_first: np.ndarray | None
-    end_bits: np.ndarray | None
-    skill_h: np.ndarray | None
-    bloom: np.ndarray | None
+    pair_bloom: np.ndarray
+    pair_shift: int
+    mid_first: np.ndarray
+    end_bloom: np.ndarray
+    end_shift: int
+    skill_h: np.ndarray
+    bloom: np.ndarray
     bloom_shift: int
     tab: np.ndarray
     sizes: np.ndarray
@@ -180,8 +184,17 @@ class TupleIndex:
 
     def args(self):
         return (self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw,
-                self.pair_bits, np.int64(self.pair_mask), self.mid_first, self.end_bits,
-                self.skill_h, self.bloom, np.uint64(self.bloom_shift), self.tab, self.sizes)
+                self.pair_bloom, np.uint64(self.pair_shift), self.mid_first, self.end_bloom,
+                np.uint64(self.end_shift), self.skill_h, self.bloom, np.uint64(self.bloom_shift),
+                self.tab, self.sizes)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every table of the index."""
+        return int(sum(a.nbytes for a in (
+            self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw, self.pair_bloom,
+            self.mid_first, self.end_bloom, self.skill_h, self.bloom, self.tab, self.sizes,
+            self.canon)))
 
 
 @njit(inline="always", cache=True)
@@ -229,45 +242,38 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
         rows[at:at + b.shape[0], :d.shape[1]] = d
         size[at:at + b.shape[0]] = nd
         at += b.shape[0]
-    dense = n_skills <= DENSE_MAX_SKILLS
     look = (size >= 2) & (size <= k)
-    hashed = np.flatnonzero(look & ((size > 2) | (not dense)))
+    hashed = np.flatnonzero(look & (size > 2))
     canon = np.arange(rows.shape[0], dtype=np.int64)
     first = {}  # unordered queried pair -> the row that holds its counts
-    pair_bits = mid_first = end_bits = skill_h = bloom = None  # no filters: hash everything
-    pair_mask = bloom_shift = 0
-    if dense:
-        # every filter is present (one compiled kernel); one that nothing needs is a table
-        # that lets no piece through: a one-word bitset (pair bits, indexed through
-        # pair_mask = 0), no skill starting a mid-sized set, an empty Bloom filter
-        pair_bits, end_bits = np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.uint64)
-        mid_first = np.zeros(n_skills, dtype=np.uint8)
-        skill_h = _skill_hashes(n_skills)
-        pairs = np.flatnonzero(look & (size == 2))
-        for i in pairs:
-            canon[i] = first.setdefault((int(rows[i, 0]), int(rows[i, 1])), i)
-        if pairs.shape[0]:
-            pair_mask = -1
-            pair_bits = np.zeros((n_skills * n_skills + 63) // 64, dtype=np.uint64)
-            for a, b in first:
-                _set_bit(pair_bits, a * n_skills + b)
-                _set_bit(pair_bits, b * n_skills + a)
-        mid = hashed[size[hashed] < k]
-        if mid.shape[0]:
-            mid_first[rows[mid, 0]] = 1
-            end_bits = np.zeros((2 * n_skills * n_skills + 63) // 64, dtype=np.uint64)
-            for i in mid:
-                m = size[i]
-                for bit, (a, b) in ((0, rows[i, :2]), (1, rows[i, m - 2:m])):
-                    for p in (a * n_skills + b, b * n_skills + a):
-                        _set_bit(end_bits, 2 * p + bit)
-        whole = hashed[size[hashed] == k]
-        bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
-        bloom_shift = _bloom_shift(bloom.shape[0])
+    skill_h = _skill_hashes(n_skills)
+    for i in np.flatnonzero(look & (size == 2)):
+        canon[i] = first.setdefault((int(rows[i, 0]), int(rows[i, 1])), i)
+    pair_bloom = np.zeros(_bloom_words(len(first), PAIR_FILTER_BITS), dtype=np.uint64)
+    pair_shift = _bloom_shift(pair_bloom.shape[0])
+    if first:
+        ab = np.array(list(first), dtype=np.int64).reshape(-1, 2)
         with np.errstate(over="ignore"):
-            h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
-        for bit in (h >> np.uint64(bloom_shift)).astype(np.int64).tolist():
-            _set_bit(bloom, bit)
+            h = skill_h[ab[:, 0]] + skill_h[ab[:, 1]]
+        _set_bits(pair_bloom, h >> np.uint64(pair_shift))
+    mid = hashed[size[hashed] < k]
+    mid_first = np.zeros(n_skills, dtype=np.uint8)
+    end_bloom = np.zeros(_bloom_words(2 * mid.shape[0], PAIR_FILTER_BITS), dtype=np.uint64)
+    end_shift = _bloom_shift(end_bloom.shape[0])
+    if mid.shape[0]:
+        mid_first[rows[mid, 0]] = 1
+        m = size[mid]
+        with np.errstate(over="ignore"):
+            h_first = skill_h[rows[mid, 0]] + skill_h[rows[mid, 1]]
+            h_last = skill_h[rows[mid, m - 2]] + skill_h[rows[mid, m - 1]]
+            _set_bits(end_bloom, h_first >> np.uint64(end_shift))
+            _set_bits(end_bloom, (h_last * _END_MUL) >> np.uint64(end_shift))
+    whole = hashed[size[hashed] == k]
+    bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
+    bloom_shift = _bloom_shift(bloom.shape[0])
+    with np.errstate(over="ignore"):
+        h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
+    _set_bits(bloom, h >> np.uint64(bloom_shift))
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -294,13 +300,13 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     ends = np.array([(a, b, r) for (a, b), r in first.items()] +
                     [(b, a, r) for (a, b), r in first.items()], dtype=np.int64).reshape(-1, 3)
     ends = ends[np.lexsort((ends[:, 1], ends[:, 0]))]
-    pair_ptr = np.zeros(n_skills + 1 if dense else 1, dtype=np.int64)
-    if dense:
-        pair_ptr[1:] = np.cumsum(np.bincount(ends[:, 0], minlength=n_skills))
+    pair_ptr = np.zeros(n_skills + 1, dtype=np.int64)
+    pair_ptr[1:] = np.cumsum(np.bincount(ends[:, 0], minlength=n_skills))
     pair_nb = np.ascontiguousarray(ends[:, 1], dtype=np.int32)
     pair_rw = np.ascontiguousarray(ends[:, 2], dtype=np.int32)
-    return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask, mid_first,
-                      end_bits, skill_h, bloom, bloom_shift, tab, sizes, canon)
+    return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
+                      mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
+                      canon)
 
 
 def _skill_hashes(n_skills: int) -> np.ndarray:
@@ -308,10 +314,11 @@ def _skill_hashes(n_skills: int) -> np.ndarray:
     return mix64_np(np.arange(n_skills, dtype=np.uint64) * GOLDEN + GOLDEN)
 
 
-def _bloom_words(n_sets: int) -> int:
-    """64-bit words of a Bloom filter with at least 64 bits per set (a power of two)."""
+def _bloom_words(n_sets: int, bits_per_set: int = 64) -> int:
+    """64-bit words of a Bloom filter with at least `bits_per_set` bits per set (a power of
+    two; one word when there is no set)."""
     words = 1
-    while words < max(1, n_sets):
+    while 64 * words < n_sets * bits_per_set:
         words *= 2
     return words
 
@@ -322,9 +329,15 @@ def _bloom_shift(words: int) -> int:
     return 65 - (64 * words).bit_length()
 
 
-def _set_bit(bits: np.ndarray, i) -> None:  # bit i of a uint64 bitset
-    i = int(i)
-    bits[i >> 6] |= np.uint64(1) << np.uint64(i & 63)
+def _set_bits(bits: np.ndarray, i: np.ndarray) -> None:
+    """Set bits `i` (uint64 bit numbers) of a uint64 bitset."""
+    i = np.asarray(i, dtype=np.uint64).reshape(-1)
+    np.bitwise_or.at(bits, (i >> np.uint64(6)).astype(np.int64),
+                     np.uint64(1) << (i & np.uint64(63)))
+
+
+#: odd multiplier of the last-pair key in ``end_bloom`` (SplitMix64's first constant)
+_END_MUL = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @dataclass(frozen=True, eq=False)
@@ -484,26 +497,27 @@ def _pair_row(a, b, pair_ptr, pair_nb, pair_rw):
 
 
 @njit(inline="always", cache=True)
-def _count_pairs(buf, k, n, lvl, tl, pair_ptr, pair_nb, pair_rw, pair_bits, replace):
-    """Dense path: add `lvl` to every queried pair of the piece (unsorted skills; each
-    distinct pair once)."""
+def _count_pairs(buf, hv, k, lvl, tl, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
+                 replace):
+    """Add `lvl` to every queried pair of the piece (unsorted skills, their hashes in hv;
+    each distinct pair once); the filter's false positives have no row."""
     for a in range(k):
         if replace and not _first(buf, a):
             continue
-        row = buf[a] * n
         for b in range(a + 1, k):
             if buf[b] == buf[a] or (replace and not _first(buf, b)):
                 continue
-            if _bit(pair_bits, row + buf[b]):
-                tl[_pair_row(buf[a], buf[b], pair_ptr, pair_nb, pair_rw), lvl] += 1
+            if _bit(pair_bloom, np.int64((hv[a] + hv[b]) >> pair_shift)):
+                r = _pair_row(buf[a], buf[b], pair_ptr, pair_nb, pair_rw)
+                if r >= 0:
+                    tl[r, lvl] += 1
 
 
 @njit(inline="always", cache=True)
-def _count_sets(d, nd, n, lvl, tl, end_bits, tab, sizes, rows, size, idx):
-    """Add `lvl` to every indexed set (3+ skills; 2+ without the dense filters) that the
-    piece's sorted distinct skills d[:nd] hold. A set of all nd skills is looked up at once;
-    smaller ones are completed from their first pair (flagged in `end_bits` when dense;
-    None above `DENSE_MAX_SKILLS`)."""
+def _count_sets(d, nd, lvl, tl, skill_h, end_bloom, end_shift, tab, sizes, rows, size, idx):
+    """Add `lvl` to every indexed set (3+ skills) that the piece's sorted distinct skills
+    d[:nd] hold. A set of all nd skills is looked up at once; smaller ones are completed
+    from their first pair (which must pass `end_bloom`)."""
     for si in range(sizes.shape[0]):
         m = sizes[si]
         if m > nd:
@@ -517,7 +531,8 @@ def _count_sets(d, nd, n, lvl, tl, end_bits, tab, sizes, rows, size, idx):
             for i1 in range(i0 + 1, nd):
                 if m - 2 > nd - i1 - 1:
                     break
-                if end_bits is not None and not _bit(end_bits, 2 * (d[i0] * n + d[i1])):
+                h = skill_h[d[i0]] + skill_h[d[i1]]
+                if not _bit(end_bloom, np.int64(h >> end_shift)):
                     continue
                 idx[0] = i0
                 idx[1] = i1
@@ -536,43 +551,39 @@ def _count_sets(d, nd, n, lvl, tl, end_bits, tab, sizes, rows, size, idx):
 
 
 @njit(inline="always", cache=True)
-def _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits, skill_h, bloom,
-              bloom_shift):
-    """Which kinds of queried sets the piece may hold (the dense filters of `TupleIndex`,
-    which never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. Straight-line
-    ORs; without the dense tables (None) the kernel is compiled without them."""
-    hit = np.uint64(0)
-    if pair_bits is not None:
+def _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first, end_bloom, end_shift,
+              bloom, bloom_shift):
+    """Which kinds of queried sets the piece may hold (the filters of `TupleIndex`, which
+    never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. Straight-line ORs;
+    fills hv[:k] with the slots' skill hashes."""
+    h = np.uint64(0)
+    starts = np.uint8(0)
+    for j in range(k):
+        hv[j] = skill_h[buf[j]]
+        h += hv[j]
+        starts |= mid_first[buf[j]]
+    hit = _bit(bloom, np.int64(h >> bloom_shift)) << np.uint64(1)
+    for a in range(k):
+        for b in range(a + 1, k):
+            hit |= _bit(pair_bloom, np.int64((hv[a] + hv[b]) >> pair_shift))
+    if starts:
+        f = np.uint64(0)
+        last = np.uint64(0)
         for a in range(k):
-            row = buf[a] * n
             for b in range(a + 1, k):
-                hit |= _bit(pair_bits, (row + buf[b]) & pair_mask)
-    if end_bits is not None:
-        starts = np.uint8(0)
-        for j in range(k):
-            starts |= mid_first[buf[j]]
-        if starts:
-            ends = np.uint64(0)
-            for a in range(k):
-                row = buf[a] * n
-                for b in range(a + 1, k):
-                    p = 2 * (row + buf[b])
-                    ends |= _bit(end_bits, p) | (_bit(end_bits, p + 1) << np.uint64(1))
-            hit |= np.uint64(ends == np.uint64(3)) << np.uint64(1)
-    if bloom is not None:
-        h = np.uint64(0)
-        for j in range(k):
-            h += skill_h[buf[j]]
-        hit |= _bit(bloom, np.int64(h >> bloom_shift)) << np.uint64(1)
+                p = hv[a] + hv[b]
+                f |= _bit(end_bloom, np.int64(p >> end_shift))
+                last |= _bit(end_bloom, np.int64((p * _END_MUL) >> end_shift))
+        hit |= (f & last) << np.uint64(1)
     return hit
 
 
 @njit(parallel=True, cache=True)
 def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                  kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bits, pair_mask,
-                 mid_first, end_bits, skill_h, bloom, bloom_shift, tab, sizes, n_slabs,
-                 monotone):
+                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
+                 mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
+                 n_slabs, monotone):
     sl_lv = np.empty((n_slabs, n_scales + 1, n), dtype=np.int64)
     pc_lv = np.empty((n_slabs, n_scales + 1), dtype=np.int64)
     zd = np.empty((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
@@ -588,10 +599,15 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
         srt = np.empty(k, dtype=np.int64)
         d = np.empty(k, dtype=np.int64)
         zl = np.empty(k + 2, dtype=np.int64)
+        zv = np.empty(k, dtype=np.int64)
         idx = np.empty(k, dtype=np.int64)
+        hv = np.empty(k, dtype=np.uint64)
         # this thread's own tables (rows of shared arrays would share cache lines at their
         # ends: every piece's increment would bounce the line between cores)
         lv_row = np.zeros((n_scales + 1, n), dtype=np.int64)
+        # the per-skill level counts as bytes, carried into lv_row every 256 (exact; an
+        # eighth of the memory, so the table stays in cache at a larger |S|)
+        lv8 = np.zeros((n_scales + 1, n), dtype=np.uint8)
         pc_row = np.zeros(n_scales + 1, dtype=np.int64)
         zd_row = np.zeros((k + 1, n_alpha + 1), dtype=np.int64)
         tl_row = np.zeros((n_q, n_scales + 1), dtype=np.int64)
@@ -606,41 +622,43 @@ def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                 c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
             pc_row[c] += 1
             for j in range(k):
-                lv_row[c, buf[j]] += 1
+                v = lv8[c, buf[j]] + 1
+                if v == 256:
+                    lv_row[c, buf[j]] += 256
+                    v = 0
+                lv8[c, buf[j]] = v
             if n_alpha > 0:
                 # levels of the slots in the nested adversary family, sorted; x_a = x
                 # on [zl[x], zl[x + 1]) (difference array over a)
+                # sorted by rank, without branches: slot j goes to place 1 + (slots below
+                # it, ties broken by slot order); an empty interval adds +1 and −1 to one cell
+                for j in range(k):
+                    zv[j] = zlevel[buf[j]]
                 zl[0] = 0
                 for j in range(k):
-                    v = zlevel[buf[j]]
-                    i = j
-                    while i > 0 and zl[i] > v:
-                        zl[i + 1] = zl[i]
-                        i -= 1
-                    zl[i + 1] = v
+                    v = zv[j]
+                    r = 0
+                    for i in range(k):
+                        r += (zv[i] < v) | ((zv[i] == v) & (i < j))
+                    zl[r + 1] = v
                 zl[k + 1] = n_alpha
                 for x in range(k + 1):
-                    a0 = zl[x]
-                    a1 = zl[x + 1]
-                    if a1 > a0:
-                        zd_row[x, a0] += 1
-                        zd_row[x, a1] -= 1
+                    zd_row[x, zl[x]] += 1
+                    zd_row[x, zl[x + 1]] -= 1
             if look:
-                go = np.uint64(2)  # without the dense filters: every piece, hashed
-                if pair_bits is not None:
-                    go = _may_hold(buf, k, n, pair_bits, pair_mask, mid_first, end_bits,
-                                   skill_h, bloom, bloom_shift)
+                go = _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first,
+                               end_bloom, end_shift, bloom, bloom_shift)
                 if go:
-                    if pair_bits is not None and go & np.uint64(1):
-                        _count_pairs(buf, k, n, c, tl_row, pair_ptr, pair_nb, pair_rw,
-                                     pair_bits, replace)
+                    if go & np.uint64(1):
+                        _count_pairs(buf, hv, k, c, tl_row, pair_ptr, pair_nb, pair_rw,
+                                     pair_bloom, pair_shift, replace)
                     if has_sets and go & np.uint64(2):
                         for j in range(k):
                             srt[j] = buf[j]
                         nd = _sorted_distinct(srt, d, k)
-                        _count_sets(d, nd, n, c, tl_row, end_bits, tab, sizes, rows, size,
-                                    idx)
-        sl_lv[sl] = lv_row
+                        _count_sets(d, nd, c, tl_row, skill_h, end_bloom, end_shift, tab,
+                                    sizes, rows, size, idx)
+        sl_lv[sl] = lv_row + lv8
         pc_lv[sl] = pc_row
         zd[sl] = zd_row
         tl[sl] = tl_row
@@ -664,10 +682,12 @@ def _n_slabs(m: int) -> int:
 
 
 def pass_bytes(n_skills: int, n_scales: int, n_tuples: int, threads: int | None = None) -> int:
-    """Memory of one `count_pass` call's per-slab tables, in bytes (each thread's own tables
-    and the slab rows they are copied to)."""
-    threads = numba.get_num_threads() if threads is None else threads
-    return 2 * 8 * threads * (n_scales + 1) * (n_skills + n_tuples)
+    """Memory of one `count_pass` call's per-slab tables (`sim.vocab.pass_bytes`, at numba's
+    thread count unless `threads` is given)."""
+    from sim.vocab import pass_bytes as _pass_bytes
+
+    return _pass_bytes(n_skills, n_scales, n_tuples,
+                       numba.get_num_threads() if threads is None else threads)
 
 
 def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,

@@ -35,6 +35,10 @@ import hashlib
 import numpy as np
 from numba import njit
 
+from sim.engine import jitcache
+
+jitcache.install()  # before any kernel is defined: one per-user cache for every checkout
+
 __all__ = [
     "GOLDEN",
     "stream_key",
