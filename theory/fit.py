@@ -42,6 +42,11 @@ __all__ = [
     "fit_loss_law",
     "bootstrap_fit",
     "scale_to_halve_fitted",
+    "FitQuality",
+    "fit_quality",
+    "GATE_MAX_RMS_LOG",
+    "GATE_MAX_E_LOG_ERROR",
+    "GATE_MAX_EXPONENT_SPREAD",
 ]
 
 #: Hoffmann et al.'s grid of initialisations (appendix D.2): ``alpha, beta`` in
@@ -509,3 +514,132 @@ def scale_to_halve_fitted(fit: LossFit, N, D, axis: str):
                 f"is identified; got {axis!r}"
             )
     return scale_to_halve(fit.to_scaling_fit(), N, D, axis)
+
+
+#: Quality gate, largest rms of the log residuals ``log L_fit - log L`` (about a 5% error per
+#: point). Loss ladders that follow the law fit to 1-3% (Hoffmann et al. fig. A5); a ladder
+#: whose curve falls off a cliff (a task the largest models solve) fits no better than ~30%.
+GATE_MAX_RMS_LOG = 0.05
+#: Quality gate, largest ``|log(E_fit / E_known)|`` when the irreducible loss is known
+#: (label noise of known rate): the fitted E within about 20% of the truth.
+GATE_MAX_E_LOG_ERROR = 0.2
+#: Quality gate, largest ratio high/low of an exponent's bootstrap interval (a factor 3: an
+#: exponent known only to within a factor 3 cannot tell a halving from a doubling).
+GATE_MAX_EXPONENT_SPREAD = 3.0
+
+
+@dataclass(frozen=True)
+class FitQuality:
+    """Whether a fitted loss law can carry a verdict: its residuals, its E, its intervals.
+
+    Attributes
+    ----------
+    rms_log_residual, max_abs_log_residual : float
+        Root-mean-square and largest absolute ``log L_fit - log L`` over the fitted points.
+    n_points : int
+        Number of observations.
+    E : float
+        The fitted irreducible loss.
+    E_known : float or None
+        The irreducible loss the data were made with, when known (label noise).
+    E_log_error : float or None
+        ``log(E / E_known)``, when `E_known` is given.
+    exponent_spread : dict
+        ``{"alpha": high/low, "beta": high/low}`` of the bootstrap intervals that were given
+        (inf when the low end is 0).
+    passed : bool
+        True when no gate failed.
+    reasons : tuple of str
+        One sentence per failed gate (empty when `passed`).
+    """
+
+    rms_log_residual: float
+    max_abs_log_residual: float
+    n_points: int
+    E: float
+    E_known: float | None
+    E_log_error: float | None
+    exponent_spread: dict
+    passed: bool
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (``reasons`` as a list; inf spreads as None)."""
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        d["exponent_spread"] = {k: (float(v) if np.isfinite(v) else None)
+                                for k, v in self.exponent_spread.items()}
+        return d
+
+
+def fit_quality(fit: LossFit, N, D, L, *, E_known: float | None = None, bootstrap=None,
+                max_rms_log: float = GATE_MAX_RMS_LOG,
+                max_E_log_error: float = GATE_MAX_E_LOG_ERROR,
+                max_exponent_spread: float = GATE_MAX_EXPONENT_SPREAD) -> FitQuality:
+    """The quality gate a fitted ``L(N, D)`` must pass before a verdict is drawn from it.
+
+    A law fitted by `fit_loss_law` always returns numbers; whether they describe the data is
+    a separate question (Besiroglu et al. 2024 report the residuals of their refit for this
+    reason). The gate fails, with one reason each, when
+
+    - the rms log residual exceeds `max_rms_log` (the data do not follow the law);
+    - an axis's power law is not identified (`LossFit.identifiable` lacks E: one axis
+      constant);
+    - `E_known` is given and ``|log(E / E_known)| > max_E_log_error`` (the fit put the
+      irreducible loss in the wrong place, e.g. E -> 0 when the curve drops off a cliff);
+    - a `bootstrap` (the dict of `bootstrap_fit`) is given and an exponent's interval spans
+      more than a factor `max_exponent_spread`.
+
+    Parameters
+    ----------
+    fit : LossFit
+    N, D, L : array_like
+        The observations the law was fitted to.
+    E_known : float, optional
+        The true irreducible loss (> 0).
+    bootstrap : dict, optional
+        Output of `bootstrap_fit` on the same observations.
+    max_rms_log, max_E_log_error, max_exponent_spread : float
+        The gates' thresholds (module constants by default).
+
+    Returns
+    -------
+    FitQuality
+    """
+    N, D, L = _observations(N, D, L)
+    if E_known is not None and not (np.isfinite(E_known) and E_known > 0):
+        raise ParameterError("E_known", f"must be finite and > 0; got {E_known!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log(fit.predict(N, D)) - np.log(L)
+    r = np.where(np.isfinite(r), r, np.inf)
+    rms = float(np.sqrt(np.mean(r**2)))
+    worst = float(np.max(np.abs(r)))
+    reasons = []
+    if not rms <= max_rms_log:
+        reasons.append(f"rms log residual {rms:.3g} > {max_rms_log:g}: the losses do not follow "
+                       "E + A/N^alpha + B/D^beta")
+    if "E" not in fit.identifiable:
+        reasons.append("E is not identified: one of N and D takes a single value")
+    e_err = None
+    if E_known is not None:
+        with np.errstate(divide="ignore"):
+            e_err = float(np.log(fit.E / E_known)) if fit.E > 0 else float("-inf")
+        if not abs(e_err) <= max_E_log_error:
+            reasons.append(f"fitted E = {fit.E:.3g} against the known irreducible loss "
+                           f"{E_known:.3g} (|log ratio| {abs(e_err):.3g} > {max_E_log_error:g})")
+    spread = {}
+    if bootstrap is not None:
+        for p in ("alpha", "beta"):
+            iv = bootstrap.get(p)
+            if p not in fit.identifiable or iv is None:
+                continue
+            lo, hi = float(iv[0]), float(iv[1])
+            s = hi / lo if lo > 0 else float("inf")
+            spread[p] = s
+            if not s <= max_exponent_spread:
+                reasons.append(f"{p} is poorly determined: bootstrap interval "
+                               f"[{lo:.3g}, {hi:.3g}] spans a factor > {max_exponent_spread:g}")
+    return FitQuality(rms_log_residual=rms, max_abs_log_residual=worst, n_points=int(N.size),
+                      E=float(fit.E), E_known=None if E_known is None else float(E_known),
+                      E_log_error=e_err, exponent_spread=spread, passed=not reasons,
+                      reasons=tuple(reasons))
