@@ -19,7 +19,7 @@ __all__ = ["train", "DEFAULTS"]
 #: 8 widths spanning 2.5 decades of N(w), 4 data sizes spanning 1.5 decades of D, 3 seeds,
 #: every cell trained for the same number of epochs over its D pieces (docs/trained.md)
 _LADDER = {
-    "corpus": {"n_skills": 1000, "k": 3, "vocab": 8, "skill_dist": "zipf:1.3", "noise": 0.2,
+    "corpus": {"n_skills": 1000, "k": 3, "vocab": 8, "skill_dist": "zipf:2", "noise": 0.2,
                "heldout_top": 60},
     "widths": [2, 4, 9, 19, 40, 83, 174, 362], "data": [1000, 3200, 10000, 32000],
     "seeds": [0, 1, 2], "epochs": 4.0, "steps": None, "batch": 100, "lr": 3e-3,
