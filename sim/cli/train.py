@@ -11,7 +11,7 @@ import click
 
 from sim.cli.options import FLOAT, INT_LIST, INT_RANGE, SIZE, echo_json
 
-__all__ = ["train", "DEFAULTS"]
+__all__ = ["train", "DEFAULTS", "mean_steps"]
 
 #: the corpus and ladder of the compositional default and of its composition-free control:
 #: a thousand Zipf-distributed skills with label noise, so that no model of the ladder learns
@@ -195,14 +195,11 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     batch = defaults["batch"] if batch is None else batch
     lr = defaults["lr"] if lr is None else lr
     # everything checked before the corpus is drawn or anything trained
-    from sim.learners.trained.ladder import ladder_steps
-
     ladder_cells(widths, n_datas, seeds, n_train=n_train)
     check_settings(1 if steps is None else steps, batch, lr, weight_decay, workers, scheduler)
-    per_d = ladder_steps(n_datas, steps, epochs, batch, _block(epochs, batch, n_datas))
     # the cost check takes the cells' mean steps (a cell's cost is linear in its steps)
-    mean_steps = max(1, round(sum(per_d.values()) / len(per_d)))
-    ref = dict(defaults, steps=mean_steps if defaults["steps"] is None else defaults["steps"])
+    cell_steps = mean_steps(defaults, n_datas, steps, epochs, batch)
+    ref = dict(defaults, steps=mean_steps(defaults))
     from sim.learners.trained.cost import CorpusShape, check_ladder
     from sim.learners.trained.train import resolve_device
 
@@ -211,12 +208,17 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         from sim.corpus import CorpusConfig
 
         fields = dict(defaults["corpus"], **given)
+        if "heldout_top" not in given and "heldout_top" in fields \
+                and int(fields["n_skills"]) < 10 * int(fields["heldout_top"]):
+            # the default pool is for a large Zipf skill set; a small one holds tuples out
+            # among all its skills
+            fields.pop("heldout_top")
         cfg = CorpusConfig(task=task, n_pieces=max(int(d) for d in n_datas), seed=corpus_seed,
                            **fields).validated()
         shape = CorpusShape.from_config(cfg)
     else:
         shape = CorpusShape.from_corpus(corpus)
-    check_ladder(shape, widths, n_datas, seeds, mean_steps, batch, workers=workers,
+    check_ladder(shape, widths, n_datas, seeds, cell_steps, batch, workers=workers,
                  scheduler=scheduler, device=device, yes=yes, defaults=ref)
     if corpus_dir is None:
         from sim.corpus import make_corpus
@@ -245,6 +247,20 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
                        scheduler=scheduler, device=device))
         return
     _print_human(run, workers, scheduler)
+
+
+def mean_steps(d: dict, n_datas=None, steps=None, epochs=None, batch=None) -> int:
+    """The mean training steps of a ladder's cells (a cell's cost is linear in its steps):
+    ``d["steps"]`` or, with epochs, the mean of `ladder_steps` over the data sizes; the
+    arguments override `d`'s values (a `DEFAULTS` entry)."""
+    from sim.learners.trained.ladder import ladder_steps
+
+    n_datas = d["data"] if n_datas is None else n_datas
+    batch = d["batch"] if batch is None else batch
+    if steps is None and epochs is None:
+        steps, epochs = d["steps"], d["epochs"]
+    per_d = ladder_steps(n_datas, steps, epochs, batch, _block(epochs, batch, n_datas))
+    return max(1, round(sum(per_d.values()) / len(per_d)))
 
 
 def _block(epochs, batch: int, n_datas) -> int | None:
