@@ -120,7 +120,6 @@ def test_chain_model_slot_i_sees_skills_up_to_i_only(chain_small):
     assert np.array_equal(base, np.asarray(apply(spec, p, sk, x2, sk >= 0)))
 
 
-@pytest.mark.slow
 def test_chain_training_learns_and_is_deterministic(chain_small):
     from sim.learners.trained.train import predict, train_model
 
