@@ -15,11 +15,14 @@ message names the size asked for, what it needs and what is available:
 The time check is staged so that absurd requests are refused without importing numba:
 the work is first divided by `OPTIMISTIC_RATE` (far above anything the engine reaches), and
 refused at once when even that is over the limit; it is passed at once when even
-`PESSIMISTIC_RATE` keeps it under; only in between is the engine's rate measured on this
-machine (`engine_rate`: a small timed `count_failures` pass after the numba cache is loaded,
-cached for the process).
+`PESSIMISTIC_RATE` keeps it under; only in between is the engine's rate needed. The caller
+passes it (``rate=``): a number of edges per second, or a function that measures it, called
+only then; the engine's own is `sim.engine.rate.engine_rate` (a small timed
+`count_failures` pass after the numba cache is loaded, cached for the process).
 
-Nothing here imports numba, numpy or polars at module level.
+This module never imports the engine (the engine may import it, inside its functions):
+the engine's sizes it needs come from `sim.vocab`. Nothing here imports numba, numpy or
+polars at module level.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
+from sim.vocab import DENSE_MAX_SKILLS
 from theory.errors import ParameterError
 
 __all__ = [
@@ -50,7 +53,6 @@ __all__ = [
     "SKILL_BYTES_UNIFORM",
     "SKILL_BYTES_ALIAS",
     "RUN_SKILL_BYTES_PER_SCALE",
-    "PROBE_TEXTS",
     "available_memory",
     "free_disk",
     "numba_threads",
@@ -59,7 +61,6 @@ __all__ = [
     "require_memory",
     "require_disk",
     "require_count_memory",
-    "engine_rate",
     "require_time",
     "check_work",
     "edge_parquet_bytes",
@@ -72,6 +73,11 @@ __all__ = [
     "run_edge_passes",
     "estimate_run_seconds",
     "check_run",
+    "FIGURE_BYTES",
+    "FILE_OVERHEAD_BYTES",
+    "run_folder_bytes",
+    "sweep_bytes",
+    "tables_bytes",
 ]
 
 #: work estimated above this many seconds needs --yes (one hour)
@@ -113,10 +119,6 @@ GRAPHML_MEMORY_PER_EDGE = 64
 #: the edge-list export costs this many counting passes over the same edges (measured: polars'
 #: parquet writer plus regenerating the skills, 8 to 11 times slower than counting; doubled)
 EXPORT_PASSES = 25.0
-#: pieces of the engine-rate probe
-PROBE_TEXTS = 200_000
-
-_RATE: dict[str, float] = {}
 
 
 # --------------------------------------------------------------------------- what is there
@@ -248,27 +250,6 @@ def require_count_memory(n_skills: int, param: str = "--skills", weighted: bool 
             "(NUMBA_NUM_THREADS) or fewer skills")
 
 
-def engine_rate() -> float:
-    """Edges per second of one counting pass on this machine, measured once per process.
-
-    Loads (or compiles) the numba kernel on a tiny graph, then times `PROBE_TEXTS` pieces of
-    a 1000-skill, k = 4 graph (best of three), the shape `sim run` starts with.
-    """
-    if "rate" not in _RATE:
-        from sim.engine.graph import skill_graph
-        from sim.engine.kernels import NoFailure, count_failures
-
-        g = skill_graph(1000, PROBE_TEXTS, 4, seed=0)
-        count_failures(g, NoFailure(), 0, 64)  # compile or load the cache
-        best = float("inf")
-        for _ in range(3):
-            t0 = time.perf_counter()
-            count_failures(g, NoFailure())
-            best = min(best, time.perf_counter() - t0)
-        _RATE["rate"] = g.n_edges / max(best, 1e-9)
-    return _RATE["rate"]
-
-
 def require_time(estimate_s: float, yes: bool, param: str, what: str = "this work",
                  hint: str = "pass --yes to go on") -> None:
     """Refuse work estimated above `MAX_SECONDS` unless `yes` (``--yes``) was given."""
@@ -277,13 +258,23 @@ def require_time(estimate_s: float, yes: bool, param: str, what: str = "this wor
                              f"(more than {format_seconds(MAX_SECONDS)}); {hint}")
 
 
+def _rate(rate) -> float:
+    """Edges per second from `rate`: a number, or a function of no arguments that measures it."""
+    if rate is None:
+        raise TypeError("a rate is needed here: pass rate= (edges/s, or a function measuring "
+                        "it, e.g. sim.engine.rate.engine_rate)")
+    return float(rate() if callable(rate) else rate)
+
+
 def check_work(edge_passes: float, yes: bool, param: str, what: str,
-               hint: str = "pass --yes to go on") -> float | None:
+               hint: str = "pass --yes to go on", *, rate=None) -> float | None:
     """Stage the time check of `edge_passes` edge passes (see the module docstring).
 
     Refused without numba when even `OPTIMISTIC_RATE` needs more than `MAX_SECONDS`; passed
     without a probe when `PESSIMISTIC_RATE` fits or `yes` is given; otherwise the estimate at
-    `engine_rate` decides. Returns the estimate in seconds when one was measured, else None.
+    `rate` (edges/s, or a function of no arguments measuring it, called only here; the
+    engine's is `sim.engine.rate.engine_rate`) decides. Returns the estimate in seconds when
+    one was measured, else None.
     """
     edge_passes = float(edge_passes)
     lower = edge_passes / OPTIMISTIC_RATE
@@ -293,7 +284,7 @@ def check_work(edge_passes: float, yes: bool, param: str, what: str,
                              f"{format_seconds(MAX_SECONDS)}); {hint}")
     if yes or edge_passes / PESSIMISTIC_RATE <= MAX_SECONDS:
         return None
-    rate = engine_rate()
+    rate = _rate(rate)
     estimate = edge_passes / rate
     require_time(estimate, yes, param,
                  f"{what} (at the engine's measured {rate:.3g} edges/s on this machine)", hint)
@@ -329,9 +320,7 @@ def run_memory_bytes(n_skills: int, n_scales: int, n_tuples: int, kprimes=(1, 2,
     """Memory of a `sim run`: the graph (`graph_memory_bytes`), its per-skill tables at every
     scale, the sampled k'-tuples (int64, with a sorted copy and an index) and their level
     counts (two int64 copies per thread and scale), and the tuple filters' bit tables
-    (3 bits per ordered pair of skills up to `sim.engine.passes.DENSE_MAX_SKILLS`)."""
-    from sim.engine.passes import DENSE_MAX_SKILLS
-
+    (3 bits per ordered pair of skills up to `sim.vocab.DENSE_MAX_SKILLS`)."""
     threads = numba_threads() if threads is None else int(threads)
     # the tuple filters' |S| x |S| bit tables (pairs: 1 bit, first/last pairs: 2 bits)
     filters = 3.0 * float(n_skills) ** 2 / 8 if 0 < n_tuples and n_skills <= DENSE_MAX_SKILLS else 0
@@ -353,9 +342,11 @@ def corpus_bytes(n_pieces: int, k: int, n_test: int = 0, wide_sizes=(), wide_pie
 
 
 def check_corpus(out, n_pieces: int, k: int, n_test: int = 0, wide_sizes=(),
-                 wide_pieces: int = 0, heldout_pieces: int = 0, yes: bool = False) -> None:
+                 wide_pieces: int = 0, heldout_pieces: int = 0, yes: bool = False, *,
+                 rate=None) -> None:
     """Refuse a `sim corpus` that cannot fit: its files against the free disk at `out`, its
-    pieces in memory, and more than an hour of generation without `yes`.
+    pieces in memory, and more than an hour of generation without `yes` (at `rate`, as in
+    `check_work`).
 
     Call it in ``sim corpus`` after the options are validated and before anything is
     written, e.g. ``check_corpus(out, pieces, k, test, wide, wide_pieces)``.
@@ -367,7 +358,7 @@ def check_corpus(out, n_pieces: int, k: int, n_test: int = 0, wide_sizes=(),
     slots = (float(n_pieces) + n_test + heldout_pieces) * k + float(sum(wide_sizes)) * wide_pieces
     require_memory(slots * CORPUS_MEMORY_PER_SLOT, "--pieces", f"a corpus of {size}")
     check_work(slots * CORPUS_PASSES_PER_SLOT, yes, "--pieces", f"generating a corpus of {size}",
-               "use fewer --pieces")
+               "use fewer --pieces", rate=rate)
 
 
 def graph_edge_passes(n_texts: int, k: int, iid: bool = False, export: bool = False) -> float:
@@ -387,19 +378,61 @@ def run_edge_passes(n_texts: int, k: int, n_scales: int, passes_per_scale: float
 
 
 def estimate_run_seconds(n_texts: int, k: int, n_scales: int, *, passes_per_scale: float = 1.0,
-                         extra_passes: float = 2.0, rate: float | None = None) -> float:
-    """Seconds `sim run` needs for the graph passes, at `rate` edges/s (default: measured,
-    `engine_rate`)."""
-    rate = engine_rate() if rate is None else float(rate)
-    return run_edge_passes(n_texts, k, n_scales, passes_per_scale, extra_passes) / rate
+                         extra_passes: float = 2.0, rate=None) -> float:
+    """Seconds `sim run` needs for the graph passes, at `rate` edges/s (a number, or a
+    function measuring it such as `sim.engine.rate.engine_rate`)."""
+    return run_edge_passes(n_texts, k, n_scales, passes_per_scale, extra_passes) / _rate(rate)
 
 
 def check_run(n_texts: int, k: int, n_scales: int, yes: bool, *, passes_per_scale: float = 1.0,
               extra_passes: float = 2.0, param: str = "--texts", what: str | None = None,
-              hint: str = "pass --yes to go on") -> float | None:
+              hint: str = "pass --yes to go on", rate=None) -> float | None:
     """`check_work` for the graph passes of a `sim run` (or of a sweep's cells, summed by the
-    caller through `run_edge_passes`)."""
+    caller through `run_edge_passes`), at `rate` (as in `check_work`)."""
     passes = run_edge_passes(n_texts, k, n_scales, passes_per_scale, extra_passes)
     what = what or (f"a run over {float(n_texts):.3g} texts x k = {k} at {n_scales} scale(s) "
                     f"({passes:.3g} edge passes)")
-    return check_work(passes, yes, param, what, hint)
+    return check_work(passes, yes, param, what, hint, rate=rate)
+
+
+# --------------------------------------------------------------------------- output folders
+
+#: bytes allowed for the PNG figures of one run or sweep folder (measured: 0.2-0.3 MB each)
+FIGURE_BYTES = 4 * 1024 * 1024
+#: bytes of one small file beyond its contents (parquet footer, file-system block)
+FILE_OVERHEAD_BYTES = 16 * 1024
+
+
+def run_folder_bytes(n_skills: int, n_scales: int, n_kprimes: int, plots: bool = True) -> float:
+    """Disk of a `sim run` folder (an upper bound): every table counted uncompressed at 8
+    bytes a value (``skills``: |S| x scales x 12 columns; ``curves``: 200 points a scale x 16;
+    ``scales`` and ``doubling``: 40 + 10 k' columns a scale), the figures, and
+    `FILE_OVERHEAD_BYTES` per file."""
+    n_skills, n_scales, n_kprimes = float(n_skills), float(n_scales), float(n_kprimes)
+    values = (n_skills * n_scales * 12 + n_scales * 200 * 16
+              + 2 * n_scales * (40 + 10 * n_kprimes) * max(n_kprimes, 1.0))
+    return values * 8 + 10 * FILE_OVERHEAD_BYTES + (FIGURE_BYTES if plots else 0)
+
+
+def sweep_bytes(cells, summary: bool = True) -> float:
+    """Disk of a sweep folder (an upper bound): per cell its scales table (uncompressed, 8
+    bytes a value, 40 + 5 k' columns a scale) and doubling JSON as files, the same rows again
+    in ``runs.parquet`` and ``doubling.parquet``, ``sweep.toml``, and the figures (which grow
+    with the configurations: `FIGURE_BYTES` plus 64 KiB a cell). `cells` are
+    `sim.sweep.Cell`s (or anything with a ``config`` holding ``params`` and ``kprimes``)."""
+    total = 0.0
+    for c in cells:
+        cfg = c.config
+        table = len(cfg.params) * (40 + 5 * len(cfg.kprimes)) * 8.0
+        total += 2 * (table + 4096 + 200 * len(cfg.kprimes)) + 2 * FILE_OVERHEAD_BYTES + 512
+    n = len(cells)
+    return total + 4 * FILE_OVERHEAD_BYTES + ((FIGURE_BYTES + 64 * 1024 * n) if summary else 0)
+
+
+def tables_bytes(frames, n_figures: int = 0) -> float:
+    """Disk of a folder of the polars `frames` (their in-memory size, an upper bound of the
+    compressed parquet), `n_figures` PNGs and `FILE_OVERHEAD_BYTES` per file."""
+    frames = [f for f in frames if f is not None]
+    return (sum(float(f.estimated_size()) for f in frames)
+            + (len(frames) + n_figures + 4) * FILE_OVERHEAD_BYTES
+            + n_figures * FIGURE_BYTES / 4)

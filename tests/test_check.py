@@ -435,37 +435,54 @@ def test_readings_fail_on_synthetic_rates_from_another_law():
 # --------------------------------------------------------------------------- doubling
 
 
-def _v(reading, a, holds, judged=5.0, pred=10.0):
-    return {"reading": reading, "from_k": a, "to_k": 2 * a, "measured_median": judged,
-            "measured_iqr": [judged, judged], "predicted_median": pred, "exact_median": 9.0,
-            "judged_median": judged, "holds": holds, "n_scales_measured": 3,
-            "n_scales_judged": 2 if holds is not None else 0}
+def _v(reading, a, status, value=5.0, pred=10.0, interval=None, thr=11.0):
+    """A verdict dict as `sim.measure.doubling.doubling_verdicts` makes one."""
+    judged = status is not None
+    iv = interval or ([value * 0.9, value * 1.1] if value is not None else None)
+    return {"reading": reading, "from_k": a, "to_k": 2 * a, "measured_median": value,
+            "predicted_median": pred, "exact_median": 9.0,
+            "judged_median": value if value is not None and math.isfinite(value) else None,
+            "value": value, "interval": iv, "threshold": thr if judged else None,
+            "status": status or "inconclusive",
+            "holds": {"holds": True, "fails": False}.get(status),
+            "detects": "composition" if reading == "pieces" else "theta_scaling"}
 
 
 def test_check_doubling_passes_and_fails():
-    ok = {"verdicts": [_v("pieces", 1, True, 1.0), _v("tensorized", 1, True, 9.0),
-                       _v("tensorized", 2, None, None)]}
+    ok = {"verdicts": [_v("pieces", 1, "holds", 1.0), _v("tensorized", 1, "holds", 9.0),
+                       _v("tensorized", 2, "inconclusive", 10.5, interval=[9.0, 12.0])]}
     r = chk.check_doubling(ok, "uniform k=2 random")
-    assert r.passed and r.measured == 9.0 and r.bound == pytest.approx(12.0)
-    bad = {"verdicts": [_v("pieces", 1, True, 1.0), _v("tensorized", 1, False, None)]}
+    # the worst verdict by value / threshold is reported, inconclusive ones do not fail
+    assert r.passed and r.measured == 10.5 and r.bound == pytest.approx(11.0)
+    assert "1 inconclusive" in r.detail
+    bad = {"verdicts": [_v("pieces", 1, "holds", 1.0),
+                        _v("tensorized", 1, "holds", 9.0),
+                        _v("tensorized", 2, "fails", math.inf, interval=[20.0, math.inf])]}
     r = chk.check_doubling(bad, "c")
-    assert not r.passed and r.measured == math.inf and "tensorized 1->2" in r.detail
-    # nothing judged for a reading: nothing tested, the row fails
-    r = chk.check_doubling({"verdicts": [_v("pieces", 1, True), _v("tensorized", 1, None)]},
-                           "c")
-    assert not r.passed and "tensorized" in r.detail
+    assert not r.passed and r.measured == math.inf and "tensorized 2->4" in r.detail
+    # only an identity holds: nothing confirmed, the row fails
+    ident = dict(_v("pieces", 1, "holds"), detects="identity")
+    r = chk.check_doubling({"verdicts": [ident, _v("tensorized", 1, "inconclusive")]}, "c")
+    assert not r.passed and "identities do not count" in r.detail
+    assert chk.check_doubling({"verdicts": [ident, _v("tensorized", 1, "holds")]}, "c").passed
     assert not chk.check_doubling({"verdicts": []}, "c").passed
 
 
 def test_check_doubling_detects_passes_and_fails():
-    d = {"verdicts": [_v("pieces", 2, False, 300.0), _v("tensorized", 2, True, 9.0)]}
+    d = {"verdicts": [_v("pieces", 2, "fails", 300.0, interval=[100.0, 500.0]),
+                      _v("tensorized", 2, "holds", 9.0)]}
     r = chk.check_doubling_detects(d, 2, "c")
-    assert r.passed and r.measured == 300.0 and r.relation == ">"
-    d = {"verdicts": [_v("pieces", 2, True, 9.0)]}
+    assert r.passed and r.measured == 300.0 and r.relation == ">" and r.bound == 11.0
+    # a violation the interval cannot confirm is not a detection
+    d = {"verdicts": [_v("pieces", 2, "inconclusive", 30.0, interval=[8.0, 60.0])]}
+    r = chk.check_doubling_detects(d, 2, "c")
+    assert not r.passed and "inconclusive" in r.detail
+    d = {"verdicts": [_v("pieces", 2, "holds", 9.0)]}
     assert not chk.check_doubling_detects(d, 2, "c").passed
     d = {"verdicts": [_v("pieces", 2, None, None)]}
     assert not chk.check_doubling_detects(d, 2, "c").passed
-    assert not chk.check_doubling_detects({"verdicts": [_v("pieces", 1, False)]}, 2, "c").passed
+    assert not chk.check_doubling_detects({"verdicts": [_v("pieces", 1, "fails")]}, 2,
+                                          "c").passed
 
 
 @pytest.fixture(scope="module")

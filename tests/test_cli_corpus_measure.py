@@ -181,7 +181,7 @@ def test_mirage_and_skillmix_from_trained_run(cli_runner, tmp_path, corpus_dir):
     run = measure_ladder(c, simulated_ladder(c, params=(1e3, 1e4, 1e5, 1e6)), n_boot=0)
     path = write_trained_run(run, tmp_path, "t", plots=False)
     code, out, err = cli_runner("skillmix", "--from-run", str(path), "--k", "2,3",
-                                "--queries", "20", "--out", str(tmp_path / "sm"), "--json")
+                                "--out", str(tmp_path / "sm"), "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["config"]["n_skills"] == 15 and doc["config"]["k_train"] == 3

@@ -96,7 +96,7 @@ def test_json_rerun_skips_and_toml_is_the_same_sweep(cli_runner, tmp_path, monke
     code, stdout, stderr = cli_runner("sweep", *SMALL, "--out", out, "--json")
     assert code == 0, stderr
     first = json.loads(stdout)
-    assert first["cells"] == {"total": 8, "run": 8, "skipped": 0}
+    assert first["cells"] == {"total": 8, "run": 8, "skipped": 0, "repaired": 0}
     folder = Path(first["folder"])
     assert folder == Path(out) / "sweeps" / first["sweep_id"]
     runs = pl.read_parquet(folder / "runs.parquet")
@@ -115,7 +115,7 @@ def test_json_rerun_skips_and_toml_is_the_same_sweep(cli_runner, tmp_path, monke
     assert code == 0, stderr
     second = json.loads(stdout)
     assert second["sweep_id"] == first["sweep_id"]
-    assert second["cells"] == {"total": 8, "run": 0, "skipped": 8}
+    assert second["cells"] == {"total": 8, "run": 0, "skipped": 8, "repaired": 0}
     assert (folder / "runs.parquet").read_bytes() == before
 
     # --resume by id, and the text output
@@ -172,5 +172,6 @@ def test_interrupted_sweep_resumes_to_the_same_table(tmp_path, sig, cli_runner, 
     # (a killed write may leave a hidden .tmp file; only <hash>.parquet marks a finished cell)
     code, stdout, stderr = cli_runner("sweep", *SMALL, "--out", out, "--json")
     assert code == 0, stderr
-    assert json.loads(stdout)["cells"] == {"total": 8, "run": 8 - done, "skipped": done}
+    assert json.loads(stdout)["cells"] == {"total": 8, "run": 8 - done, "skipped": done,
+                                                 "repaired": 0}
     assert (cells.parent / "runs.parquet").read_bytes() == uninterrupted_runs

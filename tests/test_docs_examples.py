@@ -6,7 +6,9 @@ One pytest item per fenced block, named ``file:line`` (the line of the opening f
   ``NORMALIZE_WHITESPACE``): the shown output is compared with what the code prints;
 - other ```` ```python ```` blocks are executed with ``exec``;
 - ```` ```console ```` blocks run their ``$ sim ...`` lines in-process; output shown after a
-  command is compared the same way as a doctest's;
+  command is compared the same way as a doctest's, or else (`numbers_match`) with the text
+  matched exactly up to whitespace and ``...`` and every printed number within
+  `NUMBER_RTOL`, so a transcript whose numbers went stale fails;
 - a ```` ```bash ```` or ```` ```console ```` block preceded by ``<!-- run: sim ... -->`` runs
   the commands of that comment instead of its own (reduced sizes where the full size is slow;
   one command per line or separated by ``;``), each of which must exit with code 0.
@@ -187,6 +189,47 @@ def _console_commands(source: str) -> list[tuple[str, str]]:
     return [(cmd, "\n".join(want).strip()) for cmd, want in pairs]
 
 
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+#: relative tolerance on a printed number (3 significant digits flip their last digit on a
+#: change of 1e-3 relative; 2% still catches a wrong number)
+NUMBER_RTOL = 0.02
+
+
+def numbers_match(want: str, got: str, rtol: float = NUMBER_RTOL) -> str | None:
+    """Compare a transcript with a command's output: the text must match, whitespace
+    normalized (rich wraps long lines) and ``...`` matching anything, and every printed
+    number must agree within `rtol` (relative; absolute 1e-9 near 0). Returns None when they
+    match, else a sentence saying what differs."""
+    import math as _m
+
+    norm = " ".join(got.split())
+    pos = 0
+    for seg in (" ".join(part.split()) for part in want.split("...")):
+        if not seg:
+            continue
+        pieces = re.split(f"({_NUMBER})", seg)
+        pattern = "".join(f"({_NUMBER})" if i % 2 else re.escape(t).replace(r"\ ", r"\s*")
+                          for i, t in enumerate(pieces))
+        rx = re.compile(pattern)
+        m = rx.search(norm, pos)
+        if m is None:
+            return f"not found in the output: {seg[:120]!r}"
+        first_bad = None
+        while m is not None:  # the first place where the text and every number match
+            bad = next(((w, g) for w, g in zip(pieces[1::2], m.groups(), strict=True)
+                        if not _m.isclose(float(w), float(g), rel_tol=rtol, abs_tol=1e-9)),
+                       None)
+            if bad is None:
+                break
+            first_bad = first_bad or bad
+            m = rx.search(norm, m.start() + 1)
+        if m is None:
+            w, g = first_bad
+            return f"printed {g} where the transcript shows {w} (in {seg[:80]!r})"
+        pos = m.end()
+    return None
+
+
 def _run_shell(block: Block) -> None:
     if block.marker and block.marker[0] == "run":
         commands = [(c.strip(), "") for c in re.split(r"[;\n]", block.marker[1]) if c.strip()]
@@ -197,7 +240,11 @@ def _run_shell(block: Block) -> None:
         code, got = _sim(cmd)
         assert code == 0, f"{block.name}: `{cmd}` exited with {code}:\n{got}"
         if want and not checker.check_output(want + "\n", got, FLAGS):
-            pytest.fail(f"{block.name}: `{cmd}` printed\n{got}\nexpected\n{want}", pytrace=False)
+            # the numbers a transcript shows are compared within a tolerance, the text exactly
+            why = numbers_match(want, got)
+            if why is not None:
+                pytest.fail(f"{block.name}: `{cmd}` printed\n{got}\nexpected\n{want}\n({why})",
+                            pytrace=False)
 
 
 def _param(b: Block):
@@ -349,3 +396,20 @@ def test_the_runner_can_fail(tmp_path):
         _run_shell(shell)  # bad input: the command exits with code 2
     with pytest.raises(pytest.fail.Exception, match="expected"):
         _run_shell(console)  # the command succeeds but prints theta = 0.1
+
+
+def test_numbers_are_compared_within_a_tolerance():
+    got = "verdict: HOLDS — m = 8.21 [7.86, 8.64] vs threshold 10.1\nrun folder: /x/y (3.2 s)"
+    assert numbers_match("verdict: HOLDS — m = 8.2 [7.86, 8.64] vs threshold 10.1\n...",
+                         got) is None
+    # a number 5% off fails, and so does different text
+    why = numbers_match("m = 8.62 [7.86, 8.64]", got)
+    assert why is not None and "8.21" in why
+    assert numbers_match("verdict: FAILS — m = 8.21", got) is not None
+    # table rows share their text: a row is found by its numbers, not by the first row
+    table = "│ 1e+08 │ 0.50 │\n│ 2.15e+08 │ 0.40 │\n│ 1e+10 │ 0.12 │"
+    assert numbers_match("│ 1e+10 │ 0.12 │", table) is None
+    assert numbers_match("│ 1e+10 │ 0.15 │", table) is not None
+    # rich wraps long lines: whitespace is normalized
+    assert numbers_match("m = 8.21 [7.86, 8.64] vs threshold 10.1",
+                         got.replace(" vs ", "\n vs ")) is None

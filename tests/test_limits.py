@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pytest
 
+import sim.engine.rate as rate_probe
 import sim.limits as limits
 from theory.errors import ParameterError
 
@@ -98,24 +99,24 @@ def test_require_time_needs_yes_above_an_hour():
         limits.require_time(3601, False, "--texts")
 
 
-def test_check_work_refuses_absurd_work_without_measuring(monkeypatch):
-    monkeypatch.setattr(limits, "engine_rate", _no_probe)
+def test_check_work_refuses_absurd_work_without_measuring():
     passes = limits.OPTIMISTIC_RATE * limits.MAX_SECONDS * 1.01
     with pytest.raises(ParameterError, match="even at 1e\\+10 edges/s"):
-        limits.check_work(passes, False, "--texts", "it")
-    assert limits.check_work(passes, True, "--texts", "it") is None  # --yes: no probe either
+        limits.check_work(passes, False, "--texts", "it", rate=_no_probe)
+    # --yes: no probe either
+    assert limits.check_work(passes, True, "--texts", "it", rate=_no_probe) is None
     # small work passes at the pessimistic rate: no probe
-    assert limits.check_work(limits.PESSIMISTIC_RATE * 3600, False, "--texts", "it") is None
+    assert limits.check_work(limits.PESSIMISTIC_RATE * 3600, False, "--texts", "it",
+                             rate=_no_probe) is None
 
 
-def test_check_work_in_between_uses_the_measured_rate(monkeypatch):
+def test_check_work_in_between_uses_the_measured_rate():
     passes = limits.PESSIMISTIC_RATE * limits.MAX_SECONDS * 10  # 10 h at the slowest rate
-    monkeypatch.setattr(limits, "engine_rate", lambda: passes / 1800)  # measured: half an hour
-    assert limits.check_work(passes, False, "--texts", "it") == pytest.approx(1800)
-    monkeypatch.setattr(limits, "engine_rate", lambda: passes / 7200)  # measured: two hours
+    half_hour = lambda: passes / 1800  # noqa: E731 - measured: half an hour
+    assert limits.check_work(passes, False, "--texts", "it", rate=half_hour) == pytest.approx(1800)
     with pytest.raises(ParameterError, match=r"it \(at the engine's measured .* edges/s on "
                        r"this machine\) would take about 2 h .*--yes"):
-        limits.check_work(passes, False, "--texts", "it")
+        limits.check_work(passes, False, "--texts", "it", rate=passes / 7200)  # two hours
 
 
 def test_estimate_run_seconds_counts_one_pass_per_scale():
@@ -126,13 +127,13 @@ def test_estimate_run_seconds_counts_one_pass_per_scale():
 
 
 def test_engine_rate_is_measured_once_per_process(monkeypatch):
-    monkeypatch.setattr(limits, "_RATE", {})
-    rate = limits.engine_rate()
+    monkeypatch.setattr(rate_probe, "_RATE", {})
+    rate = rate_probe.engine_rate()
     assert 1e3 < rate < limits.OPTIMISTIC_RATE  # a real measurement, inside the staged bounds
     import sim.engine.graph
 
     monkeypatch.setattr(sim.engine.graph, "skill_graph", lambda *a, **k: _no_probe())
-    assert limits.engine_rate() == rate  # cached
+    assert rate_probe.engine_rate() == rate  # cached
 
 
 # --------------------------------------------------------------------------- the estimates
@@ -186,11 +187,10 @@ def test_corpus_estimate_bounds_the_real_folder(cli_runner, tmp_path, task, skil
     assert size <= est
 
 
-def test_check_corpus_refuses_in_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(limits, "engine_rate", _no_probe)
-    limits.check_corpus(tmp_path / "c", 1000, 3, 100)
+def test_check_corpus_refuses_in_one_line(tmp_path):
+    limits.check_corpus(tmp_path / "c", 1000, 3, 100, rate=_no_probe)
     with pytest.raises(ParameterError, match=r"^--out: a corpus of 1e\+15 training pieces"):
-        limits.check_corpus(tmp_path / "c", 10**15, 3, 100)
+        limits.check_corpus(tmp_path / "c", 10**15, 3, 100, rate=_no_probe)
     assert not (tmp_path / "c").exists()
 
 
@@ -233,18 +233,17 @@ def test_commands_refuse_in_one_line_and_write_nothing(cli_runner, tmp_path, mon
     import re
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(limits, "engine_rate", _no_probe)  # all decided by arithmetic
+    monkeypatch.setattr(rate_probe, "engine_rate", _no_probe)  # all decided by arithmetic
     code, out, err = cli_runner(*args, *(["--out", "o"] if args[0] != "graph" else []))
     assert code == 2, err
     assert len(err.splitlines()) == 1 and re.search(match, err), err
     assert list(tmp_path.iterdir()) == []
 
 
-def test_yes_lets_long_work_through(monkeypatch):
+def test_yes_lets_long_work_through():
     # the time check is the only one --yes lifts; --workers lifts it for a sweep's cells too
-    monkeypatch.setattr(limits, "engine_rate", _no_probe)
     big = limits.run_edge_passes(10**13, 4, 13)
     with pytest.raises(ParameterError):
-        limits.check_work(big, False, "--texts", "it")
-    assert limits.check_work(big, True, "--texts", "it") is None
+        limits.check_work(big, False, "--texts", "it", rate=_no_probe)
+    assert limits.check_work(big, True, "--texts", "it", rate=_no_probe) is None
     assert np.isfinite(big)

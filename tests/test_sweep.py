@@ -38,7 +38,7 @@ SCALES_COLUMNS = [
     "scale", "params", "tokens", "compute", "x", "delta", "theta_target", "theta",
     "mean_competence", "frac_competent_50", "frac_competent_90", "frac_competent_99",
     "bound_holds", "worst_tightness_finite", "beta_emp_a20", "beta_adv_a20", "beta_star_a20",
-    "beta_star_finite_a20",
+    "beta_star_finite_a20", "alpha_adv_a20", "beta_star_adv_a20",
     *[f"{c}_k{kp}" for kp in (1, 2) for c in ("competence_pieces", "competence_tensor",
                                                "competence_train", "competence_product",
                                                "seen")],
@@ -63,6 +63,7 @@ def fake_cell(cfg: dict):
         "worst_tightness_finite": rng.random(n.size), "beta_emp_a20": 1 + rng.random(n.size),
         "beta_adv_a20": 2 + rng.random(n.size), "beta_star_a20": 3 + rng.random(n.size),
         "beta_star_finite_a20": 3.1 + rng.random(n.size),
+        "alpha_adv_a20": np.full(n.size, 0.2), "beta_star_adv_a20": 3.1 + rng.random(n.size),
     }
     for kp in (1, 2):
         cols.update({f"competence_pieces_k{kp}": comp, f"competence_tensor_k{kp}": comp**kp,
@@ -155,7 +156,7 @@ def test_toml_file_equals_cli_lists(tmp_path):
 
 
 def test_lists_of_grids_expand_params():
-    grid = expand_grid({"params": [[1e8, 1e9], "1e8:1e12:3"], "kprimes": [1, 2], "n_tuples": 9})
+    grid = expand_grid({"params": [[1e8, 1e9], "1e8:1e12:3"], "kprimes": [1, 2], "n_tuples": 10})
     assert grid.varied == ("params",)
     assert [c.config.params for c in grid.cells] == [(1e8, 1e9), (1e8, 1e10, 1e12)]
     assert grid.cells[0].config.kprimes == (1, 2)
@@ -328,7 +329,7 @@ def test_summary_and_plots(tmp_path):
     for png in ("competence.png", "doubling.png", "tightness.png"):
         assert (res.folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     manifest = json.loads((res.folder / "manifest.json").read_text())
-    assert manifest["cells"] == {"total": 8, "run": 8, "skipped": 0}
+    assert manifest["cells"] == {"total": 8, "run": 8, "skipped": 0, "repaired": 0}
     assert "versions" in manifest and "git" in manifest
 
 

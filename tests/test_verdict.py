@@ -44,7 +44,9 @@ def test_make_verdict_json_and_line():
     d = v.to_dict()
     assert d["status"] == "fails" and v.holds is False
     assert d["interval"] == [39.0, math.inf] and d["detects_text"] == DETECTS["composition"]
-    assert "FAILS" in v.line() and "57.4" in v.line()
+    assert "FAILS" in v.line() and "57.4" in v.line() and "90% interval" in v.line()
+    w = make_verdict("c", "identity", "s", 1.0, None, 3.0)
+    assert w.status == "inconclusive" and "no interval" in w.line() and "%" not in w.line()
     with pytest.raises(ValueError):
         make_verdict("c", "nonsense", "s", 1.0, (0, 2), 3.0)
 

@@ -24,13 +24,14 @@ able to fail:
    distinct skills of the piece (so for k' > k it falls below 1 − theta), the tensorized one
    stays (1 − theta)^k'. Each within `READINGS_Z` binomial standard errors.
 4. ``doubling`` — "10x scale doubles k" (docs/theory.md §5–6): `sim.pipeline.runner.run` with
-   the scaling learner and random failures on the ``both`` axis; every judged verdict of
-   ``res.doubling`` holds (the measured multiplier is at most the prediction, the scale that
-   halves delta), and each reading has at least one judged verdict.
+   the scaling learner and random failures on the ``both`` axis; no three-valued verdict of
+   ``res.doubling`` *fails* (inconclusive is allowed: an interval that spans the threshold),
+   and at least one verdict that is not an identity (theta_scaling, composition) *holds*.
 5. ``doubling-detects`` — the same run with ``failure="compositional"`` (a learner built to
-   break the independence across skills that Corollary 13 rests on): the pieces-reading verdict
-   for k → 2k must be ``holds=False``. The row passes when the instrument detects the violation
-   (on uniform skills: see `battery_settings`).
+   break the independence across skills that Corollary 13 rests on): the pieces-reading
+   (composition) verdict for k → 2k must *fail*, its whole bootstrap interval above the
+   threshold. The row passes when the instrument detects the violation (on uniform skills:
+   see `battery_settings`).
 
 Every row has one of three statuses (`STATUSES`): ``"pass"`` (the prediction held),
 ``"fail"`` (it was tested and did not hold, or the instrument could not test it) or ``"n/a"``
@@ -704,73 +705,85 @@ def doubling_config(dist: str, k: int, failure: str, settings: BatterySettings):
 
 
 def _fmt_m(v) -> str:
-    return "not reached" if v is None else f"{v:.3g}"
+    if v is None:
+        return "not reached"
+    return "inf" if math.isinf(v) else f"{v:.3g}"
+
+
+def _thr(v) -> float:
+    t = v.get("threshold")
+    return float("nan") if t is None else float(t)
+
+
+def _val(v) -> float:
+    x = v.get("value")
+    return float("nan") if x is None else float(x)
 
 
 def check_doubling(doubling: dict, case: str) -> CheckResult:
-    """Prediction 4: every judged verdict of a run's ``doubling`` dict holds.
+    """Prediction 4: no doubling verdict of a run's ``doubling`` dict fails, and at least
+    one theta-scaling or composition verdict holds.
 
     `doubling` is `sim.pipeline.runner.RunResult.doubling` of the scaling learner with random
-    failures. A verdict is judged when its ``holds`` is not None (the grid reaches the
-    predicted scale); each reading present needs at least one judged verdict, else the row
-    fails (nothing was tested). The row reports the judged verdict with the largest
-    judged_median / predicted_median (not reached: infinite).
+    failures. Verdicts are three-valued (`sim.measure.verdict`): *inconclusive* (an interval
+    that spans the threshold) is allowed, *fails* is not; the row also fails when no verdict
+    that can fail for a reason other than an identity (theta_scaling or composition) holds:
+    nothing was confirmed. The row reports the verdict with the largest
+    value / threshold (infinite: never matched inside the grid).
     """
     vs = doubling.get("verdicts", [])
-    judged = [v for v in vs if v.get("holds") is not None]
-    readings = sorted({v["reading"] for v in vs})
-    missing = [r for r in readings if not any(v["reading"] == r for v in judged)]
-    if not judged or missing:
+    judged = [v for v in vs if v.get("threshold") is not None]
+    informative = [v for v in judged if v.get("status") == "holds"
+                   and v.get("detects") in ("theta_scaling", "composition")]
+    if not judged or not informative:
         return CheckResult("doubling", case, FAIL, float("nan"), "<=", float("nan"), 0.0,
-                           f"no judged verdict for reading(s) {', '.join(missing) or 'any'} "
-                           f"({len(vs)} verdicts)")
+                           f"no theta-scaling or composition verdict holds ({len(judged)} of "
+                           f"{len(vs)} verdicts judged; identities do not count)")
 
     def ratio(v):
-        jm = v.get("judged_median")
-        return math.inf if jm is None else jm / v["predicted_median"]
+        x = _val(v)
+        return -math.inf if math.isnan(x) else x / _thr(v)
 
     w = max(judged, key=ratio)
-    from sim.measure.doubling import VERDICT_TOL
-
-    bad = [f"{v['reading']} {v['from_k']}->{v['to_k']}" for v in judged if not v["holds"]]
-    jm = w.get("judged_median")
-    detail = (f"{len(judged)}/{len(vs)} verdicts judged, {len(judged) - len(bad)} hold"
-              + (f" (fail: {', '.join(bad)})" if bad else "")
-              + f"; worst {w['reading']} {w['from_k']}->{w['to_k']}: judged m "
-              f"{_fmt_m(jm)} vs predicted {w['predicted_median']:.3g} "
-              f"(+{100 * VERDICT_TOL:.0f}%)")
-    return CheckResult("doubling", case, status_of(not bad),
-                       math.inf if jm is None else float(jm), "<=",
-                       float(w["predicted_median"]) * (1 + VERDICT_TOL), VERDICT_TOL, detail)
+    bad = [f"{v['reading']} {v['from_k']}->{v['to_k']}" for v in judged
+           if v.get("status") == "fails"]
+    n_inc = sum(v.get("status") == "inconclusive" for v in judged)
+    iv = w.get("interval") or [None, None]
+    detail = (f"{len(judged)}/{len(vs)} verdicts judged, {len(judged) - len(bad) - n_inc} "
+              f"hold, {n_inc} inconclusive" + (f" (fail: {', '.join(bad)})" if bad else "")
+              + f"; worst {w['reading']} {w['from_k']}->{w['to_k']} ({w.get('detects')}): m "
+              f"{_fmt_m(w.get('judged_median'))} [{_fmt_m(iv[0])}, {_fmt_m(iv[1])}] vs "
+              f"threshold {_thr(w):.3g} (predicted {w['predicted_median']:.3g})")
+    return CheckResult("doubling", case, status_of(not bad), _val(w), "<=", _thr(w),
+                       _thr(w) / w["predicted_median"] - 1.0, detail)
 
 
 def check_doubling_detects(doubling: dict, k: int, case: str) -> CheckResult:
-    """Prediction 5: the pieces-reading verdict for k → 2k says ``holds=False``.
+    """Prediction 5: the pieces-reading (composition) verdict for k → 2k *fails*.
 
     `doubling` is the ``doubling`` dict of the compositional learner, which fails pieces that
     combine more than k skills more often than Corollary 13's independence allows: on 2k-tuples
     its pieces competence needs far more than the predicted multiplier. The row passes when the
-    verdict is judged and does not hold (the instrument detects the violation); it fails if the
-    verdict holds or cannot be judged.
+    verdict's whole interval lies above its threshold (status ``fails``: the instrument
+    detects the violation); it fails if the verdict holds, is inconclusive or is missing.
     """
-    from sim.measure.doubling import VERDICT_TOL
-
     v = next((v for v in doubling.get("verdicts", [])
               if v["reading"] == "pieces" and v["from_k"] == k and v["to_k"] == 2 * k), None)
-    if v is None or v.get("holds") is None:
+    if v is None or v.get("threshold") is None:
         why = "no such verdict" if v is None else "not judged (the grid never reaches it)"
         return CheckResult("doubling-detects", case, FAIL, float("nan"), ">", float("nan"),
-                           VERDICT_TOL, f"pieces {k}->{2 * k}: {why}")
-    jm = v.get("judged_median")
-    bound = float(v["predicted_median"]) * (1 + VERDICT_TOL)
+                           0.0, f"pieces {k}->{2 * k}: {why}")
+    iv = v.get("interval") or [None, None]
     others = [f"{w['reading']} {w['from_k']}->{w['to_k']}"
-              for w in doubling["verdicts"] if w.get("holds") is False and w is not v]
-    detail = (f"pieces {k}->{2 * k}: judged m {_fmt_m(jm)} vs predicted "
-              f"{v['predicted_median']:.3g} (+{100 * VERDICT_TOL:.0f}%): "
-              + ("violation detected" if not v["holds"] else "NOT detected (verdict holds)")
+              for w in doubling["verdicts"] if w.get("status") == "fails" and w is not v]
+    detected = v.get("status") == "fails"
+    detail = (f"pieces {k}->{2 * k} ({v.get('detects')}): m {_fmt_m(v.get('judged_median'))} "
+              f"[{_fmt_m(iv[0])}, {_fmt_m(iv[1])}] vs threshold {_thr(v):.3g} (predicted "
+              f"{v['predicted_median']:.3g}): "
+              + ("violation detected" if detected else f"NOT detected ({v.get('status')})")
               + (f"; other failing verdicts: {', '.join(others)}" if others else ""))
-    return CheckResult("doubling-detects", case, status_of(not v["holds"]),
-                       math.inf if jm is None else float(jm), ">", bound, VERDICT_TOL, detail)
+    return CheckResult("doubling-detects", case, status_of(detected), _val(v), ">", _thr(v),
+                       _thr(v) / v["predicted_median"] - 1.0, detail)
 
 
 # --------------------------------------------------------------------------- the battery

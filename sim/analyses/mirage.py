@@ -28,7 +28,6 @@ tuple sample ``k'`` has its own stream ``SeedSequence(seed, spawn_key=(hash(name
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,21 +449,16 @@ def read_run(folder, param: str = "--from-run"):
     """Read a ``sim run`` folder, or a trained run's (only the models on its path):
     ``(config dict, skills DataFrame)``.
 
-    Raises `ParameterError` naming `param` when the folder, ``manifest.json`` or
-    ``skills.parquet`` is missing or unreadable.
+    Raises `ParameterError` naming `param` when the folder, ``manifest.json`` (or its
+    config), ``skills.parquet`` or ``scales.parquet`` is missing, unreadable, of another kind
+    of folder or not what the manifest records (`sim.runfolder.open_run_folder`).
     """
 
+    from sim.runfolder import open_run_folder
+
     p = Path(folder)
-    if not p.is_dir():
-        raise ParameterError(param, f"no run folder at {str(p)!r}")
-    for name in ("manifest.json", "skills.parquet"):
-        if not (p / name).is_file():
-            raise ParameterError(param, f"{str(p)!r} is not a run folder: {name} is missing")
-    try:
-        manifest = json.loads((p / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ParameterError(param, f"cannot read {str(p / 'manifest.json')!r}: {e}") from None
-    config = manifest.get("config", {}) if isinstance(manifest, dict) else {}
+    checked = open_run_folder(p, param=param)  # manifest, config and tables, or one line
+    manifest, config = checked.manifest, checked.config
     try:
         skills = read_parquet(p / "skills.parquet")
     except UnreadableParquet as e:
@@ -870,6 +864,12 @@ class MirageReport:
                 "files": [str(p) for p in self.files]}
 
 
+#: every file `mirage_report` may write: an earlier output folder holding only these is replaced
+MIRAGE_FILES = ("mirage.png", "test_sets.png", "toy.png", "points.parquet", "scores.parquet",
+                "real_vs_artefact.png", "cliques.parquet", "run.png", "run_metrics.parquet",
+                "run_scores.parquet")
+
+
 def mirage_report(out_dir, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, lengths=(1, 2, 3, 4, 5),
                   params=GPT3_PARAMS, n_test=1000, seed=0, n_choices=2, from_run=None,
                   n_tuples=100_000, clique_trials=200, cliques=True) -> MirageReport:
@@ -884,47 +884,53 @@ def mirage_report(out_dir, c=SCHAEFFER_C, alpha=SCHAEFFER_ALPHA, lengths=(1, 2, 
     import polars as pl
 
     from sim.analyses.cliques import clique_curves
-    from sim.io import ensure_writable_dir, write_parquet
+    from sim.io import write_parquet
 
     c, alpha, lengths, params, n_choices, n_test = check_model(
         c, alpha, lengths, params, n_choices, n_test)
     seed = check_int_at_least("--seed", seed, 0)
     n_tuples = check_int_at_least("--n-tuples", n_tuples, 1)
     clique_trials = check_int_at_least("clique_trials", clique_trials, 1)
+    from sim.runfolder import check_output_folder, replace_folder
+
+    final = check_output_folder(out_dir, MIRAGE_FILES)  # before any work, like the rest
     run = None
     if from_run is not None:  # read and analyse the run first: bad input fails before writing
         run = analyze_run(from_run, KPRIMES, n_tuples, seed=None)
-    out = ensure_writable_dir(out_dir)
-
-    analytic = analytic_curves(params, c, alpha, lengths, n_choices)
-    sampled = sampled_curves(params, c, alpha, lengths, n_test, n_choices, seed)
-    scores = score_table(analytic, sampled)
-    renamed = {f"{m}{se}": f"{m}_sampled{se}" for m in ("accuracy", "edit_distance", "mc_grade")
-               for se in ("", "_se")}
-    points = analytic.join(
-        sampled.drop("log10_params").rename(renamed), on=["params", "length"], how="left"
-    ).sort(["length", "params"])
-    files = [
-        plot_six_panel(out / "mirage.png", params, c, alpha, lengths, n_choices, sampled, scores),
-        plot_test_sets(out / "test_sets.png", sampled, c, alpha),
-        plot_toy(out / "toy.png"),
-        write_parquet(points, out / "points.parquet"),
-        write_parquet(scores, out / "scores.parquet"),
-    ]
-    summary = None
-    if cliques:
-        curves = clique_curves(n_trials=clique_trials, seed=seed)
-        summary = clique_summary(curves)
-        table = pl.concat([pl.DataFrame({"n": cc.n, "r": cc.r, "method": cc.method, "p": cc.p,
-                                         "probability": cc.prob, "stderr": cc.stderr})
-                           for cc in curves])
-        files += [plot_real_vs_artefact(out / "real_vs_artefact.png", curves, c, alpha,
-                                        max(lengths), params),
-                  write_parquet(table, out / "cliques.parquet")]
-    if run is not None:
-        files += [plot_run(out / "run.png", run),
-                  write_parquet(run.metrics, out / "run_metrics.parquet"),
-                  write_parquet(run.scores, out / "run_scores.parquet")]
+    # the folder is built under a temporary name and swapped in whole: it holds one run only
+    with replace_folder(final, MIRAGE_FILES) as out:
+        analytic = analytic_curves(params, c, alpha, lengths, n_choices)
+        sampled = sampled_curves(params, c, alpha, lengths, n_test, n_choices, seed)
+        scores = score_table(analytic, sampled)
+        renamed = {f"{m}{se}": f"{m}_sampled{se}"
+                   for m in ("accuracy", "edit_distance", "mc_grade") for se in ("", "_se")}
+        points = analytic.join(
+            sampled.drop("log10_params").rename(renamed), on=["params", "length"], how="left"
+        ).sort(["length", "params"])
+        files = [
+            plot_six_panel(out / "mirage.png", params, c, alpha, lengths, n_choices, sampled,
+                           scores),
+            plot_test_sets(out / "test_sets.png", sampled, c, alpha),
+            plot_toy(out / "toy.png"),
+            write_parquet(points, out / "points.parquet"),
+            write_parquet(scores, out / "scores.parquet"),
+        ]
+        summary = None
+        if cliques:
+            curves = clique_curves(n_trials=clique_trials, seed=seed)
+            summary = clique_summary(curves)
+            table = pl.concat([pl.DataFrame({"n": cc.n, "r": cc.r, "method": cc.method,
+                                             "p": cc.p, "probability": cc.prob,
+                                             "stderr": cc.stderr}) for cc in curves])
+            files += [plot_real_vs_artefact(out / "real_vs_artefact.png", curves, c, alpha,
+                                            max(lengths), params),
+                      write_parquet(table, out / "cliques.parquet")]
+        if run is not None:
+            files += [plot_run(out / "run.png", run),
+                      write_parquet(run.metrics, out / "run_metrics.parquet"),
+                      write_parquet(run.scores, out / "run_scores.parquet")]
+    out = Path(out_dir)
+    files = [out / p.name for p in files]
     settings = {"c": c, "alpha": alpha, "lengths": list(lengths), "params": list(params),
                 "n_choices": n_choices, "n_test": n_test, "seed": seed, "out": str(out)}
     return MirageReport(settings=settings, points=points, scores=scores,

@@ -23,7 +23,8 @@ import warnings
 
 import click
 
-from sim.errors import interrupt_in
+from sim.errors import clear_interrupt, interrupt_in, note_interrupt
+from sim.io import DiskFull, Notice, is_disk_full
 from theory.errors import ParameterError
 
 __all__ = ["main", "cli", "COMMANDS"]
@@ -77,9 +78,43 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _disk_full(e: BaseException) -> None:
+    """A full disk met while writing: one line naming the path, exit code 1 (the atomic
+    writers of `sim.io` have removed what they started)."""
+    if isinstance(e, DiskFull):
+        message = str(e)
+    else:
+        where = getattr(e, "filename2", None) or getattr(e, "filename", None)
+        message = ("no space left on the disk" + (f" while writing {str(where)!r}" if where
+                                                  else "") + " (free some space and run it "
+                   "again)")
+    click.echo(f"sim: error: {message}", err=True)
+    sys.exit(1)
+
+
 #: exit code of an interrupted command (128 + SIGINT, as shells report a Ctrl-C)
 INTERRUPTED = 130
 _INTERRUPT_MESSAGE = "sim: interrupted (cleaning up; interrupt again to quit at once)"
+
+
+#: seconds after which a signal that arrived in an import or a gc callback is delivered again
+_REDELIVER_S = 0.02
+
+
+def _unsafe_to_interrupt(frame) -> bool:
+    """Whether the main thread is inside an import or a gc callback (`_Interrupts._handler`
+    does not raise there)."""
+    import gc
+
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    depth = 0
+    while frame is not None and depth < 500:
+        code = frame.f_code
+        if code.co_filename.startswith("<frozen importlib") or code in callbacks:
+            return True
+        frame = frame.f_back
+        depth += 1
+    return False
 
 
 class _Interrupts:
@@ -98,6 +133,9 @@ class _Interrupts:
         self.watched = 0  # seen by the watchdog
         self.saved: dict[int, object] = {}
         self.saved_fd = -1
+        self.saved_unraisable = sys.unraisablehook
+        self.redelivering = False
+        self.skip_watch = 0
         self.pipe: tuple[int, int] | None = None
         self.thread: threading.Thread | None = None
 
@@ -114,10 +152,30 @@ class _Interrupts:
             pass
 
     def _handler(self, signum, frame):
-        self.received += 1
-        if self.received >= 2 or self.watched >= 2:
-            os._exit(INTERRUPTED)
+        if self.redelivering:
+            self.redelivering = False  # our own re-delivery of a deferred signal
+        else:
+            self.received += 1
+            note_interrupt()  # seen again at the next check, should a library swallow it
+            if self.received >= 2 or self.watched >= 2:
+                os._exit(INTERRUPTED)
+        if _unsafe_to_interrupt(frame):
+            # raised inside an import (a half-imported jaxlib can crash the process or make
+            # the next import fail) or a gc callback (where it is swallowed): deliver it again
+            # shortly, once the main thread has left that code
+            timer = threading.Timer(_REDELIVER_S, self._redeliver, (signum,))
+            timer.daemon = True
+            timer.start()
+            return
         raise KeyboardInterrupt
+
+    def _redeliver(self, signum: int) -> None:
+        import _thread
+
+        with self.lock:
+            self.redelivering = True
+            self.skip_watch += 1  # the watchdog sees the re-delivery too: not a new signal
+        _thread.interrupt_main(signum)
 
     def _watch(self, fd: int) -> None:
         while True:
@@ -129,14 +187,29 @@ class _Interrupts:
                 return
             for signum in data:
                 if signum in (signal.SIGINT, signal.SIGTERM):
+                    with self.lock:
+                        if self.skip_watch:
+                            self.skip_watch -= 1
+                            continue
                     self.watched += 1
                     if self.watched >= 2 or self.received >= 2:
                         os._exit(INTERRUPTED)
                     self.announce()
 
+    def _unraisable(self, info) -> None:
+        """`sys.unraisablehook`: a KeyboardInterrupt raised where Python cannot propagate it
+        (a gc callback such as JAX's ``_xla_gc_callback``, a finalizer) is not printed; the
+        signal was noted (`sim.errors.note_interrupt`) and stops the command at its next
+        check instead. Anything else goes to the previous hook."""
+        if isinstance(info.exc_value, KeyboardInterrupt):
+            return
+        self.saved_unraisable(info)
+
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be set from the main thread
+        self.saved_unraisable = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         for sig in (signal.SIGINT, signal.SIGTERM):
             self.saved[sig] = signal.signal(sig, self._handler)
         r, w = os.pipe()
@@ -150,6 +223,8 @@ class _Interrupts:
     def uninstall(self) -> None:
         if self.pipe is None:
             return
+        if sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self.saved_unraisable
         signal.set_wakeup_fd(self.saved_fd)
         if not (self.received or self.watched):
             # after a signal the process is on its way out: keep exiting at once on another
@@ -207,9 +282,12 @@ def main(argv: list[str] | None = None) -> None:
     caught = warnings.catch_warnings(record=True)
     held = caught.__enter__()
     show = False
+    clear_interrupt()
     try:
         try:
             rv = _invoke(argv)
+            if interrupts.received or interrupts.watched:
+                raise KeyboardInterrupt  # a Ctrl-C that a library swallowed still wins
             show = True
         except ParameterError as e:
             _fail(str(e))
@@ -224,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
         except click.ClickException as e:
             _fail(e.format_message().replace("\n", " "))
         except OSError as e:
+            if is_disk_full(e):
+                _disk_full(e)
             if e.filename is None:
                 raise  # not about a file the user named: a bug, with its traceback
             # an output (or input) path the system refused: --out under /proc, a name too
@@ -240,13 +320,20 @@ def main(argv: list[str] | None = None) -> None:
             if interrupt_in(e) is None:
                 raise
             _interrupted(interrupts, argv)
+        except Exception as e:
+            if not is_disk_full(e):
+                raise
+            _disk_full(e)  # a library's own error type for ENOSPC (polars)
         # standalone_mode=False returns the exit code of ctx.exit(n) calls
         sys.exit(rv if isinstance(rv, int) else 0)
     finally:
         caught.__exit__(None, None, None)
-        if show:
-            for w in held:
+        for w in held:
+            if issubclass(w.category, Notice):
+                click.echo(f"sim: note: {w.message}", err=True)
+            elif show:
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        clear_interrupt()
         interrupts.uninstall()
 
 

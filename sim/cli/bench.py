@@ -93,18 +93,20 @@ def _preflight(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, d
                stream_check, stream_texts, yes) -> None:
     """Refuse, before any work, a benchmark that cannot fit (`sim.limits`)."""
     from sim import limits
+    from sim.engine.rate import engine_rate
 
     limits.require_count_memory(n_skills)
     if stream_check:
         limits.check_work(float(stream_texts) * k, yes, "--stream-texts",
-                          f"a streamed pass over {float(stream_texts):.3g} texts x k = {k}")
+                          f"a streamed pass over {float(stream_texts):.3g} texts x k = {k}",
+                          rate=engine_rate)
         return
     limits.require_memory((float(nx_texts) * k + nx_texts + nx_skills) * NETWORKX_BYTES,
                           "--nx-texts", f"the networkx graph of {float(nx_texts):.3g} texts")
     per_run = (2.0 * n_texts + NUMPY_PASSES * numpy_texts + NETWORKX_PASSES * nx_texts) * k
     limits.check_work(per_run * len(dists) * repeat, yes, "--repeat",
                       f"{repeat} run(s) of {len(dists)} benchmark(s) ({per_run:.3g} edge "
-                      "passes each)")
+                      "passes each)", rate=engine_rate)
 
 
 def _sci(x: int) -> str:

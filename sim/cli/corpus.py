@@ -94,6 +94,12 @@ def corpus(task, n_skills, k, n_pieces, skill_dist, vocab, noise, n_bits, bits_p
     parent = dest.resolve().parent
     if parent.exists() and not parent.is_dir():
         raise ParameterError("--out", f"{str(parent)!r} is not a folder")
+    from sim import limits
+
+    limits.require_disk(limits.corpus_bytes(
+        cfg.n_pieces, cfg.k, cfg.n_test, tuple(cfg.wide_kprimes or ()), cfg.n_wide,
+        (cfg.heldout_pairs + cfg.heldout_triples) * cfg.pieces_per_tuple), dest, "--out",
+        f"a corpus of {cfg.n_pieces:,} training pieces")
 
     import time
 

@@ -49,6 +49,7 @@ def _preflight(n_skills, n_texts, k, skill_dist, iid, out, graphml, yes) -> None
     memory for the graph and its per-slab counts, disk for the exports, and more than an hour
     of work without --yes."""
     from sim import limits
+    from sim.engine.rate import engine_rate
     from theory.errors import ParameterError, check_int_at_least
 
     n_skills = check_int_at_least("skills", n_skills, 1)
@@ -76,7 +77,7 @@ def _preflight(n_skills, n_texts, k, skill_dist, iid, out, graphml, yes) -> None
                             f"{n_skills + n_texts:,} nodes")
     what = "the degree statistics" + (" and the edge list" if out is not None else "")
     limits.check_work(limits.graph_edge_passes(n_texts, k, iid, export=out is not None), yes,
-                      "--texts", f"{what} of {size}")
+                      "--texts", f"{what} of {size}", rate=engine_rate)
 
 
 @click.command()

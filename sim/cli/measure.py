@@ -54,6 +54,9 @@ def parse_predictions_spec(spec: str) -> tuple[str, dict]:
                    "inferred from the labels].")
 @click.option("--boot", "n_boot", type=SIZE, default=100, show_default=True,
               help="Bootstrap resamples of the loss-law fit (0: none).")
+@click.option("--verdict-boot", "n_vboot", type=SIZE, default=200, show_default=True,
+              help="Bootstrap resamples of each verdict's interval (0: none; every verdict "
+                   "is then inconclusive).")
 @click.option("--seed", type=SIZE, default=0, show_default=True,
               help="Seed of the tensorized draws and the bootstrap.")
 @click.option("--out", default="results", show_default=True, type=click.Path(),
@@ -61,14 +64,16 @@ def parse_predictions_spec(spec: str) -> tuple[str, dict]:
 @click.option("--run-id", default=None, help="Name of the run folder [default: time + hash].")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
-def measure(corpus_dir, specs, axis, n_boot, seed, out, run_id, no_plots, as_json):
+def measure(corpus_dir, specs, axis, n_boot, n_vboot, seed, out, run_id, no_plots, as_json):
     """Measure one model, or a ladder, from predictions on a corpus.
 
     Judges every piece (failed when its cloze loss -- mean -logprob over its questions -- is
     >= 1/2; without logprob, when any answer is wrong), then measures cross-entropy, theta,
     theta/delta, per-skill failure rates against Theorem 8 and the adversary, competence on
     seen / held-out / k' > k tuples in both readings beside the product prediction, and over
-    a ladder the loss-law fit, per-skill emergence and "10x scale doubles k". Writes
+    a ladder the loss-law fit, per-skill emergence and "10x scale doubles k". Every verdict
+    is holds / fails / inconclusive with an interval and says what it can detect; the
+    headline is composition on never-seen combinations against a fair comparator. Writes
     OUT/<run-id>/ (the same tables as `sim run`, plus models.parquet, tuples.parquet,
     fit.json, summary.md, plots).
     """
@@ -90,6 +95,9 @@ def measure(corpus_dir, specs, axis, n_boot, seed, out, run_id, no_plots, as_jso
         raise ParameterError("--out", f"run folder {str(Path(out) / run_id)!r} already exists")
     if Path(out).exists() and not Path(out).is_dir():
         raise ParameterError("--out", f"{out!r} is not a folder")
+    from sim.io import check_writable_dir
+
+    check_writable_dir(out)  # a read-only --out is refused before the work, not after
 
     from sim.corpus import load_corpus
     from sim.measure.trained import measure_ladder, read_predictions, write_trained_run
@@ -119,7 +127,7 @@ def measure(corpus_dir, specs, axis, n_boot, seed, out, run_id, no_plots, as_jso
     import sys
 
     run = measure_ladder(corpus, models, axis=axis, n_boot=n_boot, seed=seed,
-                         progress=(not as_json) and sys.stderr.isatty())
+                         progress=(not as_json) and sys.stderr.isatty(), n_boot_verdicts=n_vboot)
     write_trained_run(run, out, run_id, plots=not no_plots)
     if as_json:
         echo_json(run.summary())

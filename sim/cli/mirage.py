@@ -37,15 +37,18 @@ def _fmt(v) -> str:
 @click.option("--n-test", type=SIZE, default=1000, show_default=True,
               help="Items per finite test set (resolution floor 1/(n_test L)).")
 @click.option("--from-run", "from_run", type=click.Path(), default=None,
-              help="A `sim run` or trained run folder (manifest.json, skills.parquet) to analyse "
-                   "as well.")
+              help="A `sim run` or trained run folder (manifest.json with its config, "
+                   "skills.parquet, scales.parquet, checked against the hashes its manifest "
+                   "records) to analyse as well.")
 @click.option("--n-tuples", type=SIZE, default=100_000, show_default=True,
               help="k'-tuples sampled per k' for the run analysis.")
 @click.option("--seed", type=SIZE, default=0, show_default=True,
               help="Root seed of the finite test sets and the clique Monte Carlo "
                    "(the run analysis uses the run's own seed).")
 @click.option("--out", default="results/mirage", show_default=True, type=click.Path(),
-              help="Folder the figures and tables are written to (files replaced atomically).")
+              help="Folder the figures and tables are written to: built under a temporary "
+                   "name and swapped in whole, so it holds one run only (an earlier output is "
+                   "replaced; a folder holding other files is refused).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def mirage(c, alpha, lengths, params, n_choices, n_test, from_run, n_tuples, seed, out, as_json):
     """Schaeffer et al.'s six-panel figure, the toy curve, a clique transition for contrast,

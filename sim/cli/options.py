@@ -7,6 +7,8 @@ import math
 
 import click
 
+from sim.io import to_jsonable  # noqa: F401  (re-exported: the JSON the CLI prints)
+
 __all__ = [
     "SIZE",
     "FLOAT",
@@ -188,30 +190,6 @@ FLOAT_LIST = _List(FLOAT, "floats")
 STR_LIST = _List(click.STRING, "names")
 INT_RANGE = _IntRange()
 LOG_GRID = _LogGrid()
-
-
-def to_jsonable(x):
-    """Convert numpy scalars/arrays, paths and polars frames into JSON-ready values.
-
-    Non-finite floats become ``null`` so the output is strict JSON.
-    """
-    import numpy as np  # numpy is light; imported here to keep this module's import minimal
-
-    if isinstance(x, dict):
-        return {str(k): to_jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_jsonable(v) for v in x]
-    if hasattr(x, "to_dicts") and hasattr(x, "columns"):  # a polars DataFrame
-        return [to_jsonable(r) for r in x.to_dicts()]
-    if isinstance(x, np.ndarray):
-        return [to_jsonable(v) for v in x.tolist()]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)
 
 
 def echo_json(obj) -> None:

@@ -41,8 +41,11 @@ _DEFAULT_PARAMS = "1e8:1e12:13"
               help="Path through (N, D) the grid walks and the doubling check multiplies.")
 @click.option("--calibration", type=FLOAT, default=None,
               help="delta -> theta constant (default: theory's, theta = 0.5 at N = 1e8).")
+@click.option("--kprimes", default=None,
+              help="Tuple sizes k' to measure, e.g. 1,2,4,8 (strictly increasing, <= skills); "
+                   "default: powers of two up to the first >= 2k, so a doubling crosses k.")
 @click.option("--tuples", "n_tuples", type=SIZE, default=5_000, show_default=True,
-              help="Random k'-tuples sampled per k'.")
+              help="Random k'-tuples of k' distinct skills sampled per k' (>= 10).")
 @click.option("--pieces-per-tuple", type=SIZE, default=32, show_default=True,
               help="Test pieces judged per sampled tuple and reading.")
 @click.option("--seed", type=SIZE, default=0, show_default=True, help="Root seed.")
@@ -54,7 +57,8 @@ _DEFAULT_PARAMS = "1e8:1e12:13"
               help="Go on even when the run is estimated above an hour on this machine.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
 def run(n_skills, k, n_texts, skill_dist, iid, learner, failure, fit, params, tokens_per_param,
-        compute_optimal, axis, calibration, n_tuples, pieces_per_tuple, seed, out, no_plots,
+        compute_optimal, axis, calibration, kprimes, n_tuples, pieces_per_tuple, seed, out,
+        no_plots,
         workers, scheduler, shard_size, yes, as_json):
     """Simulate learners over a scale grid and hold them against the theorem.
 
@@ -64,6 +68,7 @@ def run(n_skills, k, n_texts, skill_dist, iid, learner, failure, fit, params, to
     A run that cannot fit in memory is refused before it starts, and so is one estimated
     above an hour on this machine unless --yes (or --workers/--scheduler) is given.
     """
+    kps = _parse_kprimes(kprimes)
     _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tuple,
                yes or workers != 1 or scheduler is not None)
     from sim.distributed.client import check_cluster
@@ -73,16 +78,35 @@ def run(n_skills, k, n_texts, skill_dist, iid, learner, failure, fit, params, to
     cfg = RunConfig(n_skills=n_skills, k=k, n_texts=n_texts, skill_dist=skill_dist, iid=iid,
                     learner=learner, failure=failure, fit=fit, params=tuple(params),
                     tokens_per_param=tokens_per_param, compute_optimal=compute_optimal,
-                    axis=axis, seed=seed, n_tuples=n_tuples,
+                    axis=axis, seed=seed, kprimes=kps, n_tuples=n_tuples,
                     pieces_per_tuple=pieces_per_tuple, calibration=calibration)
     check_cluster(workers, scheduler)  # before any work
     res = run_pipeline(cfg, out=out, progress=(not as_json) and sys.stderr.isatty(),
                        plots=not no_plots, workers=workers, scheduler=scheduler,
                        shard_size=shard_size)
+    for w in res.doubling.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
     if as_json:
         echo_json(res.summary())
         return
     _print_human(res)
+
+
+def _parse_kprimes(text):
+    """``1,2,4,8`` -> (1, 2, 4, 8); None stays None (the default grid)."""
+    if text is None:
+        return None
+    from theory.errors import ParameterError
+
+    try:
+        kps = tuple(int(float(t)) if float(t) == int(float(t)) else None
+                    for t in str(text).split(",") if t.strip())
+    except (ValueError, OverflowError):
+        kps = (None,)
+    if not kps or None in kps:
+        raise ParameterError("kprimes", f"expected a list of integers like 1,2,4,8; got "
+                             f"{text!r}")
+    return kps
 
 
 def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tuple,
@@ -90,6 +114,7 @@ def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tu
     """Refuse, before importing numba, a run whose tables cannot fit in memory or whose graph
     passes (`sim.limits.check_run`) would take more than an hour without --yes."""
     from sim import limits
+    from sim.engine.rate import engine_rate
     from theory.errors import check_int_at_least
 
     n_skills = check_int_at_least("skills", n_skills, 1)
@@ -106,7 +131,7 @@ def _preflight(n_skills, k, n_texts, skill_dist, params, n_tuples, pieces_per_tu
     # every sampled tuple is judged on pieces_per_tuple test pieces of up to k skills each
     limits.require_memory(8.0 * 3 * n_tuples * pieces_per_tuple * max(k, 8), "--pieces-per-tuple",
                           f"{n_tuples:,} tuples x {pieces_per_tuple:,} pieces per tuple")
-    limits.check_run(n_texts, k, len(params), yes)
+    limits.check_run(n_texts, k, len(params), yes, rate=engine_rate)
 
 
 def _print_human(res):
@@ -143,5 +168,5 @@ def _print_human(res):
     console.print("β columns at α = 0.2: measured, adversary (measured z-histogram), "
                   "Theorem 8 (asymptotic).")
     for line in verdict_lines(res):
-        console.print(f"• {line}")
+        console.print(f"• {line}", markup=False)
     console.print(f"run folder: {res.path}  ({res.timings['total_s']:.1f} s)")

@@ -45,10 +45,12 @@ KS = _IntRange(inclusive=True)  # "2:6" means 2, 3, 4, 5, 6
               help="delta -> theta constant of the learners (passed to `sim run`) "
                    "[default: theory's].")
 @click.option("--from-run", "from_run", type=click.Path(), default=None,
-              help="Take the learners from a run folder (`sim run`, or a trained run of `sim "
-                   "measure` / `sim train`) instead of simulating them; its skills, N, k, "
-                   "training pieces, skill measure and seed replace --skills, --params, "
-                   "--k-train, --texts and --seed.")
+              help="A trained run of `sim train` / `sim measure`: grade each of its models on "
+                   "pieces of k = 2..2k_train skills with its own answers (the run's failure "
+                   "rule, no calibration constant; --k narrows the sizes). A `sim run` folder: "
+                   "take the simulated learners from it (its skills, N, k, training pieces, "
+                   "skill measure and seed replace --skills, --params, --k-train, --texts and "
+                   "--seed).")
 @click.option("--out", default="results/skillmix", show_default=True, type=click.Path(),
               help="Folder the table, plot, summary and manifest are written to "
                    "(files replaced atomically).")
@@ -70,14 +72,26 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
     if from_run is not None:
         from click.core import ParameterSource
 
-        from sim.analyses.skillmix import run_competence
+        from sim.analyses.skillmix import is_trained_run, run_competence
         from theory.errors import ParameterError
+
+        def given(name):
+            return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
         options = {"n_skills": "--skills", "params": "--params", "k_train": "--k-train",
                    "n_texts": "--texts", "seed": "--seed", "failure": "--failure",
                    "calibration": "--calibration"}
-        clash = [o for n, o in options.items()
-                 if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+        if is_trained_run(from_run):
+            options.update({"n_topics": "--topics", "n_queries": "--queries",
+                            "grader_error": "--grader-error"})
+            clash = [o for n, o in options.items() if given(n)]
+            if clash:
+                raise ParameterError("--from-run", f"grades the trained run's models on the "
+                                     f"pieces it judged; drop {', '.join(clash)}")
+            _from_trained(from_run, tuple(ks) if given("ks") else None, threshold, out,
+                          as_json)
+            return
+        clash = [o for n, o in options.items() if given(n)]
         if clash:
             raise ParameterError("--from-run", f"takes the learners from the run; drop "
                                  f"{', '.join(clash)}")
@@ -100,10 +114,13 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
 
     out_dir = check_writable_dir(out)  # made when the files are written
 
-    from sim.analyses.skillmix import run_skillmix, write_skillmix_atomically
+    import sim.analyses.skillmix as sm
 
-    result = run_skillmix(cfg, **learners)
-    files = write_skillmix_atomically(result, out_dir)
+    if from_run is None:  # the learners, from `sim run` (looked up on the package: one name)
+        learners = dict(zip(("competence", "thetas", "mu1"), sm.learner_competence(cfg),
+                            strict=True))
+    result = sm.run_skillmix(cfg, **learners)
+    files = sm.write_skillmix_atomically(result, out_dir)
     if as_json:
         echo_json({
             "config": cfg.to_dict(),
@@ -118,10 +135,57 @@ def skillmix(ctx, n_skills, n_topics, ks, params, n_queries, seed, n_texts, k_tr
     _print_human(result, files)
 
 
+def _from_trained(folder, ks, threshold, out, as_json) -> None:
+    """`sim skillmix --from-run <trained run>`: every model graded on pieces of k skills."""
+    from sim.analyses.skillmix import trained_skillmix, write_trained_skillmix
+    from sim.io import check_writable_dir
+
+    out_dir = check_writable_dir(out)
+    res = trained_skillmix(folder, ks, threshold)
+    files = write_trained_skillmix(res, out_dir)
+    if as_json:
+        echo_json({"config": res.config, "table": res.table, "handled": res.handled,
+                   "missing": list(res.missing), "files": [str(p) for p in files]})
+        return
+    from sim.analyses.skillmix import _fmt_n
+
+    c = res.config
+    click.echo(f"Skill-Mix on a trained ladder: {res.source} (task {c['task']}, "
+               f"|S| = {c['n_skills']}, k_train = {c['k_train']}, rule {c['rule']}); each "
+               "model on the pieces of k skills the run judged, its own answers; "
+               f"{100 * c['confidence']:g}% Wilson intervals")
+    click.echo(f"{'N':>8s} {'D':>8s} {'seed':>4s} {'k':>2s} {'pieces':>6s} {'passed':>11s}  "
+               f"{'all skills':19s} handled")
+    for r in res.table.iter_rows(named=True):
+        click.echo(f"{_fmt_n(r['params']):>8s} {_fmt_n(r['tokens']):>8s} {r['seed']:4d} "
+                   f"{r['k']:2d} {r['pieces']:>6s} {r['n_passed']:>5d}/{r['n_pieces']:<5d}  "
+                   f"{r['all_skills']:5.3f} [{r['all_skills_lo']:5.3f},"
+                   f"{r['all_skills_hi']:5.3f}] {'yes' if r['handled'] else 'no'}")
+    click.echo(f"largest k handled (fraction passed >= {c['threshold']:g} at k and below; "
+               "[same rule on the intervals' low, high ends]):")
+    for r in res.handled.iter_rows(named=True):
+        def show(v):
+            return "none" if v is None else str(v)
+
+        click.echo(f"  N={_fmt_n(r['params'])} D={_fmt_n(r['tokens'])} seed={r['seed']}: "
+                   f"{show(r['k_max'])} [{show(r['k_max_lo'])}, {show(r['k_max_hi'])}]")
+    if c["rule"] == "cloze_loss":
+        from sim.analyses.skillmix.trained import CLOZE_NOTE
+
+        click.echo(f"note: {CLOZE_NOTE}")
+    if res.missing:
+        click.echo(f"not measured: k = {', '.join(map(str, res.missing))} (no pieces of that "
+                   "many skills in the run)")
+    click.echo("wrote:")
+    for p in files:
+        click.echo(f"  {p}")
+
+
 def _preflight(cfg, simulate: bool) -> None:
     """Refuse, before any work, what cannot fit (`sim.limits`): the query and topic tables in
     memory, and learners whose run would take more than an hour."""
     from sim import limits
+    from sim.engine.rate import engine_rate
     from theory.errors import ParameterError
 
     if cfg.n_skills >= 2**31:
@@ -135,7 +199,7 @@ def _preflight(cfg, simulate: bool) -> None:
         limits.check_run(n_texts, cfg.k_train, len(cfg.params), False,
                          what=f"the learners' run over {float(n_texts):.3g} texts x "
                               f"k = {cfg.k_train} at {len(cfg.params)} scale(s)",
-                         hint="use fewer --texts or --params")
+                         hint="use fewer --texts or --params", rate=engine_rate)
 
 
 def _ci(v, lo, hi) -> str:

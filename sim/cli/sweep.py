@@ -172,8 +172,10 @@ def sweep(ctx, grid_file, skills, k, texts, skill_dist, iid, learner, failure, f
         "in-process" if workers == 1 else f"on {workers} local Dask workers")
     if res.n_run == 0:
         where = "(nothing to run)"
+    repaired = (f"; {res.n_repaired} damaged cell{'s' if res.n_repaired != 1 else ''} "
+                "recomputed" if res.n_repaired else "")
     click.echo(f"sweep {res.sweep_id}: {res.n_cells} cells ({res.n_run} run, {res.n_skipped} "
-               f"skipped) {where} in {res.timings.get('total_s', 0.0):.1f} s")
+               f"skipped{repaired}) {where} in {res.timings.get('total_s', 0.0):.1f} s")
     click.echo(f"folder: {res.folder}")
     click.echo(f"  runs.parquet  {res.runs.height} rows; grid columns: "
                f"{', '.join(res.grid.columns)}")
@@ -192,10 +194,17 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
     --yes (`sim.limits`); --workers and --scheduler spread the cells, so they skip the time
     check."""
     from sim import limits
+    from sim.engine.rate import engine_rate
 
     todo = _todo(grid, folder)
     if not todo:
         return
+    from sim.io import check_writable_dir
+
+    check_writable_dir(folder, "--out")
+    limits.require_disk(limits.sweep_bytes(todo), folder, "--out",
+                        f"writing the sweep ({len(todo)} unfinished cell(s), its tables and "
+                        "figures)")
     parallel = scheduler is None and isinstance(workers, int) and workers > 1
     threads = 1 if parallel else None
 
@@ -216,7 +225,8 @@ def _preflight(grid, folder, workers, scheduler, yes) -> None:
     limits.check_work(passes, yes or parallel or scheduler is not None, "grid",
                       f"the {len(todo)} unfinished cell(s) of this sweep ({passes:.3g} edge "
                       "passes in this process)",
-                      "pass --yes, or spread the cells with --workers N or --scheduler")
+                      "pass --yes, or spread the cells with --workers N or --scheduler",
+                      rate=engine_rate)
 
 
 def _forget_unstarted(folder, created) -> None:

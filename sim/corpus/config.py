@@ -114,7 +114,7 @@ class CorpusConfig:
 
     def validated(self) -> CorpusConfig:
         """Check every field (`ParameterError` naming the CLI option) and fill defaults."""
-        from sim.pipeline.config import parse_skill_dist
+        from sim.vocab import parse_skill_dist
 
         task = str(self.task).strip().lower()
         if task not in TASKS:

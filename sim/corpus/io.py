@@ -4,9 +4,15 @@ Layout of ``write_corpus(corpus, DIR)``:
 
 - ``manifest.json`` — ``format`` ("sim-corpus"), ``format_version``, the full ``config``, the
   number of pieces per split, how a piece is judged failed, column documentation, the
-  ``extra`` facts of the build, the SHA-256 of every table (``content_sha256``), and
-  provenance (versions, git commit, time). The tables are byte-identical for the same config;
-  only the provenance fields of the manifest change between builds.
+  ``extra`` facts of the build, the SHA-256 of every table and of the manifest itself
+  (``content_sha256``: one entry per table, and ``manifest.json`` for the canonical JSON of
+  every manifest field but ``content_sha256`` and ``provenance``), and provenance (versions,
+  git commit, time). The tables are byte-identical for the same config; only the provenance
+  fields of the manifest change between builds.
+
+`load_corpus` trusts nothing the folder says about itself: it checks both kinds of hash, and
+the facts the tables determine (k, |S|, V or the parity bits, the skill measure mu1, the label
+noise, the number of pieces per split, which splits exist) against the config.
 - ``train.parquet``, ``test.parquet``, ``heldout.parquet``, ``wide.parquet`` — one row per
   piece: ``piece`` (int64, unique over the corpus), ``origin`` (int64), ``tuple_id`` (int32),
   ``n_slots`` (int32), ``skills`` (array of int32, −1-padded), ``inputs`` (``slots``: array of
@@ -106,7 +112,24 @@ def _tuples_frame(corpus: Corpus):
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, read in blocks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+#: manifest fields its own hash does not cover (the hashes, and what changes between builds)
+_UNHASHED = ("content_sha256", "provenance")
+
+
+def _manifest_sha256(manifest: dict) -> str:
+    """SHA-256 of the canonical JSON (sorted keys, no spaces) of `manifest` without
+    `_UNHASHED`, in the form it has once read back from manifest.json."""
+    from sim.io import to_jsonable
+
+    body = {k: v for k, v in manifest.items() if k not in _UNHASHED}
+    body = json.loads(json.dumps(to_jsonable(body), allow_nan=False))
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_corpus(corpus: Corpus, out_dir, *, overwrite: bool = False) -> Path:
@@ -165,9 +188,9 @@ def write_corpus(corpus: Corpus, out_dir, *, overwrite: bool = False) -> Path:
                                     if n in corpus.splits),
             },
             "extra": corpus.extra,
-            "content_sha256": files,
         }
-        manifest.update({"provenance": manifest_base()})
+        files["manifest.json"] = _manifest_sha256(manifest)
+        manifest.update({"content_sha256": files, "provenance": manifest_base()})
         write_json(tmp / "manifest.json", manifest)
     if final != out:
         backup = out.with_name(out.name + ".old")
@@ -221,6 +244,13 @@ def load_corpus(path) -> Corpus:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise _fail(p, f"format_version {manifest.get('format_version')!r}; this sim reads "
                     f"{FORMAT_VERSION}")
+    hashes = manifest.get("content_sha256")
+    if not isinstance(hashes, dict):
+        raise _fail(p, "manifest.json records no content_sha256 (the hashes of its tables)")
+    if "manifest.json" in hashes and hashes["manifest.json"] != _manifest_sha256(manifest):
+        raise _fail(p, "manifest.json was edited after the corpus was written (it no longer "
+                    "matches the SHA-256 it records for itself); rebuild the corpus with `sim "
+                    "corpus` instead of editing its manifest")
     try:
         cfg = CorpusConfig.from_dict(manifest.get("config") or {}).validated()
     except (ParameterError, TypeError) as e:
@@ -229,6 +259,9 @@ def load_corpus(path) -> Corpus:
     if not isinstance(counts, dict) or not {"train", "test"} <= set(counts) or \
             not set(counts) <= set(SPLITS):
         raise _fail(p, "manifest.json lists no train and test splits")
+    for fn in hashes:
+        if fn != "manifest.json" and not (p / fn).is_file():
+            raise _fail(p, f"{fn} is missing (manifest.json records it)")
 
     def read(fn):
         f = p / fn
@@ -238,6 +271,14 @@ def load_corpus(path) -> Corpus:
             return read_parquet(f)
         except UnreadableParquet as e:
             raise _fail(p, f"cannot read {fn} ({e})") from None
+
+    def verify(fn):  # once the table is known to be readable and to have its columns
+        want = hashes.get(fn)
+        if want is None:
+            raise _fail(p, f"manifest.json records no SHA-256 for {fn}")
+        if _sha256(p / fn) != want:
+            raise _fail(p, f"{fn} is not the table the corpus was written with (its SHA-256 "
+                        "differs from the one manifest.json records)")
 
     splits = {}
     for name in SPLITS:
@@ -250,6 +291,7 @@ def load_corpus(path) -> Corpus:
         if df.height != counts[name]:
             raise _fail(p, f"{name}.parquet has {df.height} rows; the manifest says "
                         f"{counts[name]}")
+        verify(f"{name}.parquet")
         sk = _array(df, "skills", p, name).astype(np.int32)
         inputs = _array(df, "inputs", p, name)
         inputs = inputs.astype(np.uint8 if cfg.task == "parity" else np.int32)
@@ -271,11 +313,68 @@ def load_corpus(path) -> Corpus:
     sk_df = read("skills.parquet")
     if "table" not in sk_df.columns or sk_df.height != cfg.n_skills:
         raise _fail(p, f"skills.parquet must have a table column and {cfg.n_skills} rows")
+    verify("skills.parquet")
     tables = _array(sk_df, "table", p, "skills").astype(np.int32)
     ht = read("heldout_tuples.parquet")
     if "skills" not in ht.columns:
         raise _fail(p, "heldout_tuples.parquet lacks column skills")
+    verify("heldout_tuples.parquet")
     held = (_array(ht, "skills", p, "heldout_tuples").astype(np.int32) if ht.height
             else np.zeros((0, 3), dtype=np.int32))
-    return Corpus(config=cfg, tables=tables, splits=splits, heldout_tuples=held,
-                  extra=dict(manifest.get("extra") or {}, path=str(p)))
+    corpus = Corpus(config=cfg, tables=tables, splits=splits, heldout_tuples=held,
+                    extra=dict(manifest.get("extra") or {}, path=str(p)))
+    _check_derived(p, corpus, sk_df)
+    return corpus
+
+
+def _check_derived(p: Path, corpus: Corpus, sk_df) -> None:
+    """Refuse a manifest whose config says what the tables contradict: k (skills per
+    training piece), V or the parity bits (the skill tables' width), the skill measure mu1
+    (skills.parquet's ``mu1``), the label noise (how often a training label differs from its
+    answer), the pieces per split, and which splits exist."""
+    cfg = corpus.config
+    sp = corpus.splits
+
+    def lie(what: str):
+        return _fail(p, f"manifest.json does not describe its tables: {what}")
+
+    for name in ("train", "test"):
+        sk = sp[name].skills
+        n_sk = (sk >= 0).sum(axis=1)
+        if sk.shape[1] != cfg.k or (n_sk.size and int(n_sk.max()) != cfg.k):
+            raise lie(f"config says k = {cfg.k}, but the pieces of {name}.parquet hold "
+                      f"{int(n_sk.max()) if n_sk.size else 0} skill(s)")
+    width = cfg.vocab if cfg.task == "slots" else cfg.bits_per_skill
+    if corpus.tables.shape[1] != width:
+        what = "vocab" if cfg.task == "slots" else "bits_per_skill"
+        raise lie(f"config says {what} = {width}, but the skill tables of skills.parquet "
+                  f"have {corpus.tables.shape[1]} columns")
+    if "mu1" in sk_df.columns:
+        mu1 = sk_df["mu1"].to_numpy().astype(np.float64)
+        if mu1.shape != corpus.mu1.shape or not np.allclose(mu1, corpus.mu1, rtol=1e-9,
+                                                            atol=1e-15):
+            raise lie(f"config says skill_dist = {cfg.skill_dist!r}, but skills.parquet's mu1 "
+                      "is another skill measure")
+    n_held = corpus.heldout_tuples.shape[0]
+    want = {"train": cfg.n_pieces, "test": cfg.n_test,
+            "heldout": n_held * cfg.pieces_per_tuple if n_held else 0,
+            "wide": cfg.n_wide * len(cfg.wide_kprimes)}
+    for name, n in want.items():
+        have = len(sp[name]) if name in sp else 0
+        if have != n:
+            why = (f"{name}.parquet is missing" if name not in sp else
+                   f"{name}.parquet has {have} pieces")
+            raise lie(f"the config and heldout_tuples.parquet call for {n} {name} pieces, "
+                      f"but {why}")
+    # label noise: each training label differs from its answer with probability noise
+    tr = sp["train"]
+    valid = np.arange(tr.answers.shape[1])[None, :] < tr.n_slots[:, None]
+    n = int(valid.sum())
+    m = int((valid & (tr.labels != tr.answers)).sum())
+    e = float(cfg.noise)
+    # m ~ Binomial(n, e): refuse beyond 6 standard deviations (a false refusal has
+    # probability < 1e-8), and any flipped label when the config says no noise
+    tol = 6.0 * np.sqrt(n * e * (1.0 - e)) + 1.0
+    if (e == 0.0 and m) or abs(m - n * e) > tol:
+        raise lie(f"config says noise = {e:g}, but {m} of the {n} training labels of "
+                  f"train.parquet differ from their answers ({m / max(n, 1):.3g})")

@@ -98,7 +98,7 @@ class Corpus:
     def mu1(self) -> np.ndarray:
         """The skill measure mu1 (float64[|S|], sums to 1) of the config's ``skill_dist``."""
         from sim.engine.graph import zipf_measure
-        from sim.pipeline.config import parse_skill_dist
+        from sim.vocab import parse_skill_dist
 
         n = int(self.config.n_skills)
         kind, a = parse_skill_dist(self.config.skill_dist)

@@ -42,7 +42,7 @@ __all__ = [
 
 def _mu1(n_skills: int, skill_dist: str) -> np.ndarray | None:
     from sim.engine.graph import zipf_measure
-    from sim.pipeline.config import parse_skill_dist
+    from sim.vocab import parse_skill_dist
 
     kind, a = parse_skill_dist(skill_dist)
     return None if kind == "uniform" else zipf_measure(n_skills, a)

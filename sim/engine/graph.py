@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.engine.rng import alias_table, stream_key
-from sim.pipeline.config import parse_skill_dist
+from sim.vocab import parse_skill_dist
 from theory.errors import ParameterError, check_int_at_least
 
 __all__ = ["SkillGraph", "skill_graph", "zipf_measure", "DEFAULT_CHUNK"]

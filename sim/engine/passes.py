@@ -55,6 +55,7 @@ from sim.engine.rng import (
     u64_to_unit,
     u64_to_unit_np,
 )
+from sim.vocab import DENSE_MAX_SKILLS  # re-exported: the engine's size limit
 
 __all__ = [
     "RULE_KINDS",
@@ -74,9 +75,6 @@ __all__ = [
     "DENSE_MAX_SKILLS",
 ]
 
-#: largest |S| whose tuple filters are |S|×|S| bit tables (pair bits 32 MiB, first/last-pair
-#: bits 64 MiB at this size; above it every piece's subsets are hashed, about 5x slower)
-DENSE_MAX_SKILLS = 16384
 RULE_KINDS = {"random": 1, "skill": 2, "threshold": 3, "compositional": 4}
 _RANDOM, _SKILL, _THRESHOLD, _COMPOSITIONAL = 1, 2, 3, 4
 

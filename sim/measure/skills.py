@@ -33,6 +33,9 @@ __all__ = [
     "sample_tuples",
     "tuple_failure_rates",
     "fit_power_law",
+    "skill_curve",
+    "z_histograms",
+    "z_measures",
 ]
 
 #: competence thresholds tau of the thresholded metrics (fraction of skills with 1 − f >= tau)
@@ -122,3 +125,67 @@ def fit_power_law(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     slope, intercept = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
     return float(-slope), float(np.exp(intercept))
+
+
+def skill_curve(theta: float, k: int, alphas, f: np.ndarray, share: np.ndarray,
+                zhist: np.ndarray, n_skills: int, n_texts: int, measure=None,
+                failure_prob: float = 0.01):
+    """One scale's per-skill emergence curve held against Theorem 8 and the adversary.
+
+    The one measure of Theorem 8 for `sim run` and for trained runs (`sim measure`,
+    docs/theory.md §4):
+
+    - ``beta_emp(alpha)``: the upper (1 − alpha)-quantile of f weighted by `share`, each
+      skill's share of the pieces' edges (the measure the theorem's proof counts in), / theta;
+    - ``beta_star(alpha)`` (Theorem 8, |T| -> inf) and ``beta_star_finite(alpha)`` (|T| =
+      `n_texts`, bad-event probability `failure_prob`, the number of bad sets counted by
+      `theory.bounds.log_n_sets` under `measure`, or |S| H(alpha) when `measure` is None);
+    - ``beta_adv(alpha)``: the top-theta adversary on its set Z_alpha, from the *measured*
+      law of X (`zhist[a]`: mass of pieces with x = 0..k slots in Z_a, e.g.
+      `sim.engine.kernels.z_histogram` or `z_histograms`), not the binomial one.
+
+    Returns
+    -------
+    (beta_emp, beta_star, beta_star_finite, beta_adv) : four float arrays over `alphas`
+        All NaN when theta is not in (0, 1).
+    """
+    from theory.bounds import beta_adv_from_hist, beta_star, beta_star_finite
+
+    alphas = np.asarray(alphas, dtype=np.float64)
+    nan = np.full(alphas.shape, np.nan)
+    if not 0.0 < theta < 1.0:
+        return nan, nan, nan, nan
+    be = beta_emp(f, share, theta, alphas)
+    bs = np.atleast_1d(beta_star(theta, k, alphas))
+    kw = {} if measure is None else {"measure": measure}
+    bf = np.atleast_1d(beta_star_finite(theta, k, alphas, n_skills, n_texts, failure_prob,
+                                        **kw))
+    ba = np.array([beta_adv_from_hist(h, theta) if np.sum(h) > 0 else np.nan for h in zhist])
+    return be, bs, bf, ba
+
+
+def z_histograms(skills: np.ndarray, levels: np.ndarray, n_levels: int, k: int) -> np.ndarray:
+    """The law of X for each adversary set: counts of pieces with x = 0..k slots in Z_a.
+
+    For pieces given as an explicit skill array (a corpus split; padding −1), with the nested
+    sets of `sim.learners.adversary.adversary_levels` (skill s in Z_a iff ``levels[s] <= a``).
+    The in-memory counterpart of `sim.engine.kernels.z_histogram` (which reads a lazy
+    graph's pieces); each piece has weight 1 (mu2 uniform). Returns int64 (n_levels, k + 1).
+    """
+    sk = np.asarray(skills, dtype=np.int64)
+    lv = np.asarray(levels, dtype=np.int64)
+    ok = sk >= 0
+    slot_level = np.where(ok, lv[np.where(ok, sk, 0)], np.iinfo(np.int64).max)
+    out = np.zeros((n_levels, k + 1), dtype=np.int64)
+    for a in range(n_levels):
+        x = np.minimum((slot_level <= a).sum(axis=1), k)
+        out[a] = np.bincount(x, minlength=k + 1)
+    return out
+
+
+def z_measures(share: np.ndarray, levels: np.ndarray, n_levels: int) -> np.ndarray:
+    """Each adversary set's own measure: the share of edges of Z_a (``levels <= a``), which
+    overshoots its nominal alpha by up to one skill's share."""
+    w = np.asarray(share, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.int64)
+    return np.array([float(w[lv <= a].sum()) for a in range(n_levels)])

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.pipeline.plots import _pyplot, _save  # one figure writer for every run folder
+from sim.figures import pyplot as _pyplot  # one figure writer for every run folder
+from sim.figures import save as _save
 
-__all__ = ["plot_loss", "plot_skill_emergence", "plot_tuples", "plot_doubling", "write_plots"]
+__all__ = ["plot_loss", "plot_fit_residuals", "plot_skill_emergence", "plot_tuples",
+           "plot_doubling", "write_plots"]
 
 
 def _title(run) -> str:
@@ -56,6 +58,47 @@ def plot_loss(run, path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_fit_residuals(run, path: Path) -> Path:
+    """The loss-law fit's residuals, log(L_fit / L), against N and against D (colour: the
+    other axis), and fitted against observed L, with the fit line in the title (rms log
+    residual, fitted E against the known irreducible loss, the quality gate)."""
+    plt = _pyplot()
+    s = run.scales
+    N, D, L = (s[c].to_numpy().astype(float) for c in ("params", "tokens", "ce_test"))
+    fit = run.fit.get("_object")
+    q = run.fit_quality or {}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), layout="constrained")
+    ok = np.isfinite(L) & (L > 0)
+    if fit is None or not ok.any():
+        for ax in axes:
+            ax.text(0.5, 0.5, "no fitted law", transform=ax.transAxes, ha="center")
+    else:
+        pred = fit.predict(N[ok], D[ok])
+        r = np.log(pred) - np.log(L[ok])
+        for ax, x, c, xl in ((axes[0], N[ok], D[ok], "parameters N"),
+                             (axes[1], D[ok], N[ok], "training pieces D")):
+            sc = ax.scatter(x, r, c=np.log10(c), cmap="viridis", s=18)
+            ax.axhline(0.0, color="k", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_xlabel(xl)
+            ax.set_ylabel("log(L_fit / L)")
+            fig.colorbar(sc, ax=ax, label="log10 " + ("D" if xl.startswith("param") else "N"))
+        lo, hi = float(min(L[ok].min(), pred.min())), float(max(L[ok].max(), pred.max()))
+        axes[2].plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        axes[2].scatter(L[ok], pred, s=18)
+        axes[2].set_xscale("log")
+        axes[2].set_yscale("log")
+        axes[2].set_xlabel("observed L (test cross-entropy)")
+        axes[2].set_ylabel("fitted L")
+    ek = q.get("E_known")
+    line = (f"rms log residual {q['rms_log_residual']:.3g}, E = {q['E']:.3g}"
+            + (f" vs known irreducible {ek:.3g}" if ek is not None else " (irreducible loss "
+               "unknown)") + (", gate passed" if q.get("passed") else ", gate FAILED")
+            if q else "not fitted")
+    fig.suptitle(f"Loss-law residuals: {line} — {_title(run)}", fontsize=9)
+    return _save(fig, path)
+
+
 def plot_skill_emergence(run, path: Path) -> Path:
     """Per-skill competence along the ladder's path (thin lines, colour = skill frequency
     rank) with the mean (thick) and the thresholded fraction of skills >= 0.9 (dashed)."""
@@ -75,7 +118,7 @@ def plot_skill_emergence(run, path: Path) -> Path:
         acc = t["question_accuracy"].to_numpy().astype(float)
         y = np.where(np.isfinite(acc), acc, 1.0 - t["failure_rate"].to_numpy().astype(float))
         ax.plot(t["x"].to_numpy(), y, color=cmap(sid / max(1, n_sk - 1)), lw=0.6, alpha=0.6)
-    ax.plot(x, s["mean_competence"].to_numpy(), "k-", lw=2.5, label="mean competence (μ1)")
+    ax.plot(x, s["mean_competence"].to_numpy(), "k-", lw=2.5, label="mean competence (edge share)")
     ax.plot(x, s["frac_competent_90"].to_numpy(), "k--", lw=2,
             label="fraction of skills with competence ≥ 0.9")
     ax.set_xscale("log")
@@ -89,7 +132,8 @@ def plot_skill_emergence(run, path: Path) -> Path:
 
 def plot_tuples(run, path: Path) -> Path:
     """Tuple competence over scale by group: measured pieces reading (solid), measured
-    tensorized reading (dashed), product prediction (dotted)."""
+    tensorized reading (dashed), product prediction (dotted) and, for held-out and wide
+    pieces, the fair comparator of the composition verdicts (dash-dot)."""
     import polars as pl
 
     plt = _pyplot()
@@ -116,6 +160,11 @@ def plot_tuples(run, path: Path) -> Path:
                     label=f"k'={kp} tensorized")
             ax.plot(x[o], tk["competence_product"].to_numpy()[o], ":", color=c,
                     label=f"k'={kp} product (prediction)")
+            if "competence_comparator" in tk.columns:
+                cmp_ = tk["competence_comparator"].to_numpy()[o]
+                if np.isfinite(cmp_).any():
+                    ax.plot(x[o], cmp_, "-.", color=c, lw=1.5,
+                            label=f"k'={kp} fair comparator")
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title({"seen": "tuples seen in training", "unseen": "subsets never drawn",
@@ -167,6 +216,7 @@ def write_plots(run, folder: Path) -> list[Path]:
     """All plots of a trained run into `folder`."""
     folder = Path(folder)
     return [plot_loss(run, folder / "loss.png"),
+            plot_fit_residuals(run, folder / "fit_residuals.png"),
             plot_skill_emergence(run, folder / "skill_emergence.png"),
             plot_tuples(run, folder / "tuples.png"),
             plot_doubling(run, folder / "doubling.png")]

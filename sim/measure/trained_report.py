@@ -2,43 +2,81 @@
 
 from __future__ import annotations
 
-from sim.pipeline.report import _fmt  # one number format for every summary.md
+from sim.figures import fmt as _fmt  # one number format for every summary.md
 
 __all__ = ["summary_markdown", "verdict_lines"]
 
 
+def _v(v) -> str:
+    """A verdict's line with its class (what it can detect) in front."""
+    return f"({v.detects}) {v.line()}"
+
+
 def verdict_lines(run) -> list[str]:
-    """One sentence per finding: fit, θ/δ, Theorem 8, random-vs-adversarial, composition,
-    emergence, doubling."""
+    """One sentence per finding: the fit and its quality gate, the headline composition
+    verdict with its comparator, the theta ∝ delta check beside it, the tensorized doubling
+    multiplier (theta scaling), Theorem 8, error sets, emergence. Every verdict is three-valued
+    (`sim.measure.verdict`); none is drawn from a fit that failed its gate."""
     s = run.scales
     lines = []
     fit = run.fit
+    q = run.fit_quality
+    V = run.verdicts
     if "fit" in fit:
         f = fit["fit"]
         ci = fit.get("bootstrap", {})
+
         def iv(name):
             v = ci.get(name)
             return f" [{_fmt(v[0])}, {_fmt(v[1])}]" if isinstance(v, (list, tuple)) else ""
+        ek = (f"against the known irreducible loss {_fmt(q['E_known'])}"
+              if q and q.get("E_known") is not None else
+              "against the known irreducible loss 0 (no label noise: E is not gated, its log "
+              "ratio to 0 is undefined)")
         lines.append(f"Loss law fitted to ce_test over {fit['n_models']} models: E = "
-                     f"{_fmt(f['E'])}, A = {_fmt(f['A'])}, a = {_fmt(f['alpha'])}{iv('alpha')}, "
-                     f"B = {_fmt(f['B'])}, b = {_fmt(f['beta'])}{iv('beta')} (identifiable: "
-                     f"{', '.join(f['identifiable'])}; rms log residual "
-                     f"{_fmt(fit.get('residual_rms_log'))}).")
+                     f"{_fmt(f['E'])} {ek}, A = {_fmt(f['A'])}, a = {_fmt(f['alpha'])}"
+                     f"{iv('alpha')}, B = {_fmt(f['B'])}, b = {_fmt(f['beta'])}{iv('beta')} "
+                     f"(identifiable: {', '.join(f['identifiable'])}; rms log residual "
+                     f"{_fmt(q['rms_log_residual'] if q else fit.get('residual_rms_log'))}).")
     else:
         lines.append(f"Loss law not fitted: {fit.get('error', 'unknown reason')}.")
+    if "loss_law" in V:
+        lines.append(_v(V["loss_law"]))
+    head = run.headline()
+    details = run.verdict_details.get("composition", {})
+    if head is not None:
+        lines.append("HEADLINE (composition, the worst group): " + _v(head))
+    for name, v in V.items():
+        if not name.startswith("composition_"):
+            continue
+        d = details.get(name[len("composition_"):], {})
+        lines.append(f"{_v(v)} Competence {_fmt(d.get('competence'))} against the fair "
+                     f"comparator {_fmt(d.get('comparator'))} ({d.get('n_clusters', 0)} "
+                     f"tuples/pieces, {d.get('n_models', 0)} model(s) at the largest scale).")
+    test = details.get(f"test_k{run.corpus_config['k']}")
+    if test:
+        lines.append(f"Comparator check on test pieces (seen combinations): competence "
+                     f"{_fmt(test.get('competence'))} against {_fmt(test.get('comparator'))} "
+                     f"(ratio {_fmt(test.get('value'))}; near 1 unless the model's questions "
+                     f"depend on each other).")
+    if "theta_tracks_delta" in V:
+        d = run.verdict_details.get("theta_tracks_delta", {})
+        drift = (f" θ/δ_fit goes {_fmt(d['theta_over_delta_first'])} (smallest model) -> "
+                 f"{_fmt(d['theta_over_delta_last'])} (largest)."
+                 if "theta_over_delta_first" in d else "")
+        lines.append(_v(V["theta_tracks_delta"]) + drift)
     tod = s["theta_over_delta"].drop_nans().drop_nulls()
     if tod.len():
         lines.append(f"θ/δ (the δ→θ calibration, measured): median {_fmt(tod.median())}, range "
                      f"{_fmt(tod.min())}–{_fmt(tod.max())} (Markov: θ ≤ 2δ when ε = 0).")
+    if "doubling_tensor_1_to_2" in V:
+        lines.append(_v(V["doubling_tensor_1_to_2"]))
     bad = s.filter(~s["bound_holds"])
     lines.append(f"Theorem 8 (finite-size) held for {s.height - bad.height} of {s.height} models"
                  + ("." if bad.height == 0 else
                     f"; EXCEEDED at N = {', '.join(_fmt(v) for v in bad['params'])}."))
-    ap = s["adv_position"].drop_nans().drop_nulls()
-    if ap.len():
-        lines.append(f"At α = 0.2, error sets sit at {_fmt(ap.median(), '.2f')} (median over "
-                     f"models) of the way from random (0) to the top-θ adversary (1); below 0, "
-                     f"failures fall on skills of small measure μ1.")
+    if "error_sets" in V:
+        lines.append(_v(V["error_sets"]))
     t = run.tuples
     if "competence_pieces" in t.columns:
         last = t.filter(t["scale"] == t["scale"].max())
@@ -50,13 +88,9 @@ def verdict_lines(run) -> list[str]:
                              f"{_fmt(r['competence_product'])} (prediction)")
         if parts:
             lines.append("Largest model, tuple competence: " + "; ".join(parts) + ".")
-    e = run.emergence_summary
-    if e.get("verdict"):
-        lines.append(f"Per-skill emergence along {e['axis']}: median per-skill abruptness "
-                     f"{_fmt(e['abruptness_median_skill'])} vs mean competence "
-                     f"{_fmt(e['abruptness_mean_competence'])}: {e['verdict']}.")
-    d = run.doubling
-    lines.append(f"10x scale doubles k ({d['axis']} axis): {d['verdict']}.")
+    if "abruptness" in V:
+        lines.append(f"Per-skill emergence along {run.emergence_summary.get('axis')}: "
+                     + _v(V["abruptness"]))
     return lines
 
 

@@ -29,7 +29,7 @@ from sim.engine.rng import stream_key
 from sim.measure.skills import clean_rates
 
 __all__ = ["READINGS", "TupleRates", "tuple_rates", "product_prediction",
-           "train_competence", "BLOCK"]
+           "train_competence", "sample_distinct_tuples", "BLOCK"]
 
 READINGS = ("pieces", "tensorized")
 #: tuples judged per block (bounds the memory of the test pieces)
@@ -109,6 +109,44 @@ def tuple_rates(graph, rules, tuples: np.ndarray, reading: str, pieces_per_tuple
             lv = lv.reshape(b1 - b0, r, kp).max(axis=2)
             rates[b0:b1] = _levels_to_rates(lv, rules.n_scales)
     return TupleRates(reading, kp, rates, r, nd)
+
+
+def sample_distinct_tuples(mu1: np.ndarray, kprime: int, n: int, seed: int) -> np.ndarray:
+    """n random k'-tuples of k' *distinct* skills, int64 (n, k'), by successive sampling
+    from mu1 (each next skill drawn from mu1 restricted to the skills not yet drawn), as the
+    graph draws a piece's distinct skills.
+
+    Stream ``SeedSequence(seed, spawn_key=(13, kprime, 1))``. Draws are rejected and redrawn
+    while they repeat an earlier coordinate (64 rounds), then the few rows left are drawn
+    from the renormalized remaining measure directly; both are successive sampling.
+    """
+    mu = np.asarray(mu1, dtype=np.float64)
+    kprime, n = int(kprime), int(n)
+    if kprime > np.count_nonzero(mu):
+        raise ValueError(f"a tuple of {kprime} distinct skills needs {kprime} skills of "
+                         f"positive measure; mu1 has {np.count_nonzero(mu)}")
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(13, kprime, 1)))
+    cdf = np.cumsum(mu)
+    cdf /= cdf[-1]
+    last = mu.shape[0] - 1
+    out = np.empty((n, kprime), dtype=np.int64)
+    for j in range(kprime):
+        col = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), last)
+        bad = (out[:, :j] == col[:, None]).any(axis=1)
+        rounds = 0
+        while bad.any() and rounds < 64:
+            idx = np.flatnonzero(bad)
+            col[idx] = np.minimum(np.searchsorted(cdf, rng.random(idx.size), side="right"),
+                                  last)
+            bad[idx] = (out[idx, :j] == col[idx, None]).any(axis=1)
+            rounds += 1
+        for i in np.flatnonzero(bad):
+            w = mu.copy()
+            w[out[i, :j]] = 0.0
+            c = np.cumsum(w)
+            col[i] = min(int(np.searchsorted(c / c[-1], rng.random(), side="right")), last)
+        out[:, j] = col
+    return out
 
 
 def product_prediction(f: np.ndarray, tuples: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["STATUSES", "DETECTS", "Verdict", "decide", "make_verdict", "bootstrap_interval",
-           "DEFAULT_LEVEL"]
+           "bootstrap_intervals", "DEFAULT_LEVEL"]
 
 #: the three values of a verdict
 STATUSES = ("holds", "fails", "inconclusive")
@@ -42,6 +42,12 @@ DETECTS = {
                      "never composition",
     "composition": "can fail on composition: skills never seen together in one training piece",
     "loss_law": "tests whether the losses follow the fitted scaling law",
+    "emergence": "tests how single skills are learned along the ladder (abrupt per skill "
+                 "against a smooth mean); not composition",
+    "error_sets": "tests where the failures fall among the skills (a random error set or "
+                  "Theorem 8's adversary); not composition",
+    "concentration": "tests how failures concentrate on skills that training pieces combine "
+                     "(seen combinations); not composition",
 }
 
 #: default two-sided confidence level of the intervals
@@ -117,8 +123,10 @@ class Verdict:
         iv = ("" if self.interval is None else
               f" [{f(self.interval[0])}, {f(self.interval[1])}]")
         thr = "" if self.threshold is None else f" {self.direction} {f(self.threshold)}"
+        level = ("no interval" if self.interval is None
+                 else f"{int(round(100 * self.level))}% interval")
         return (f"{self.claim}: {self.status.upper()} ({self.statistic} = {f(self.value)}{iv}"
-                f"{thr}; {int(round(100 * self.level))}% interval); {self.reason}")
+                f"{thr}; {level}); {self.reason}")
 
 
 def decide(value, interval, threshold, *, direction: str = "<=",
@@ -216,3 +224,39 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, n_bo
     a = (1.0 - level) / 2.0
     return (float(np.quantile(d, a, method="lower")),
             float(np.quantile(d, 1.0 - a, method="higher")))
+
+
+def bootstrap_intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, *,
+                        n_boot: int = 200, seed=0, level: float = DEFAULT_LEVEL,
+                        groups: np.ndarray | None = None) -> list[tuple[float, float] | None]:
+    """`bootstrap_interval` for a vector statistic: one interval per component, all from the
+    same resamples (the same draws as `bootstrap_interval` with the same seed and groups).
+
+    `statistic` maps resampled indices to a 1-d float array of fixed length; a component
+    whose draws are NaN in more than half the resamples has no interval (None).
+    """
+    if n < 1 or n_boot < 1 or not 0 < level < 1:
+        raise ValueError("need n >= 1, n_boot >= 1 and 0 < level < 1")
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    rng = np.random.default_rng(ss)
+    if groups is None:
+        strata = [np.arange(n)]
+    else:
+        g = np.asarray(groups)
+        strata = [np.flatnonzero(g == v) for v in np.unique(g)]
+    rows = []
+    for _ in range(n_boot):
+        idx = np.concatenate([s[rng.integers(0, s.size, size=s.size)] for s in strata])
+        rows.append(np.atleast_1d(np.asarray(statistic(idx), dtype=np.float64)))
+    draws = np.vstack(rows)
+    a = (1.0 - level) / 2.0
+    out: list[tuple[float, float] | None] = []
+    for c in range(draws.shape[1]):
+        d = draws[:, c]
+        ok = ~np.isnan(d)
+        if 2 * int(ok.sum()) < n_boot:
+            out.append(None)
+            continue
+        out.append((float(np.quantile(d[ok], a, method="lower")),
+                    float(np.quantile(d[ok], 1.0 - a, method="higher"))))
+    return out

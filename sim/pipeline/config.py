@@ -14,9 +14,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.vocab import parse_skill_dist  # re-exported: it lives below the engine
 from theory.errors import ParameterError, check_int_at_least, check_positive
 
-__all__ = ["RunConfig", "DEFAULT_PARAMS", "LEARNERS", "FAILURES", "AXES", "parse_skill_dist"]
+__all__ = ["RunConfig", "DEFAULT_PARAMS", "LEARNERS", "FAILURES", "AXES", "parse_skill_dist",
+           "default_kprimes", "MIN_TUPLES"]
+
+#: fewer sampled tuples per k' than this cannot support a bootstrap interval (refused)
+MIN_TUPLES = 10
+
+
+def default_kprimes(k: int) -> tuple[int, ...]:
+    """The default k' grid: powers of two 1, 2, 4, ... up to the first one >= 2k, so that
+    some doubling k' -> 2k' always crosses k (k' <= k < 2k': the composition verdict of
+    `sim.measure.doubling`). k = 4: 1, 2, 4, 8; k = 8: 1, 2, 4, 8, 16; k = 3: 1, 2, 4, 8."""
+    out, kp = [1], 1
+    while kp < 2 * int(k):
+        kp *= 2
+        out.append(kp)
+    return tuple(out)
 
 
 def _log_grid(lo: float, hi: float, n: int) -> tuple[float, ...]:
@@ -29,23 +45,6 @@ DEFAULT_PARAMS: tuple[float, ...] = _log_grid(1e8, 1e12, 13)
 LEARNERS = ("scaling", "quanta")
 FAILURES = ("random", "skill", "adversarial", "compositional")
 AXES = ("both", "params", "compute")
-
-
-def parse_skill_dist(spec: str) -> tuple[str, float | None]:
-    """Parse ``uniform`` or ``zipf:A`` (A > 0) into ``(kind, exponent)``."""
-    s = str(spec).strip().lower()
-    if s == "uniform":
-        return "uniform", None
-    if s.startswith("zipf:"):
-        try:
-            a = float(s[5:])
-        except ValueError:
-            raise ParameterError("skill_dist",
-                                 f"expected uniform or zipf:A; got {spec!r}") from None
-        if not (math.isfinite(a) and a > 0):
-            raise ParameterError("skill_dist", f"the Zipf exponent A must be > 0; got {spec!r}")
-        return "zipf", a
-    raise ParameterError("skill_dist", f"expected uniform or zipf:A with A > 0; got {spec!r}")
 
 
 @dataclass(frozen=True)
@@ -71,8 +70,11 @@ class RunConfig:
         ``tokens_per_param * N``; i.e. (N, D) are re-allocated optimally for the same compute.
     axis : the axis the doubling check scales along: ``"both"``, ``"params"`` or ``"compute"``.
     seed : the root seed; every random stream of the run is spawned from it.
-    kprimes : tuple sizes k' for the k'-tuple competence measurements (docs/theory.md §5).
-    n_tuples : random k'-tuples sampled per k' (from mu1^k').
+    kprimes : tuple sizes k' for the k'-tuple competence measurements (docs/theory.md §5),
+        strictly increasing, each <= n_skills; ``None`` means `default_kprimes` (k): powers of
+        two up to the first >= 2k, so that a doubling always crosses k (those <= n_skills).
+    n_tuples : random k'-tuples of k' distinct skills sampled per k' (successive sampling
+        from mu1, as the graph draws a piece's skills), at least `MIN_TUPLES`.
     pieces_per_tuple : test pieces judged per sampled tuple and reading (the same at every k',
         so per-tuple rates carry the same binomial noise and their curves compare).
     calibration : delta -> theta constant; ``None`` uses theory's documented default.
@@ -91,7 +93,7 @@ class RunConfig:
     compute_optimal: bool = False
     axis: str = "both"
     seed: int = 0
-    kprimes: tuple[int, ...] = (1, 2, 4, 8)
+    kprimes: tuple[int, ...] | None = None
     n_tuples: int = 5_000
     pieces_per_tuple: int = 32
     calibration: float | None = None
@@ -127,10 +129,23 @@ class RunConfig:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ParameterError(name, f"must be true or false; got {getattr(self, name)!r}")
         seed = check_int_at_least("seed", self.seed, 0)
-        kprimes = tuple(check_int_at_least("kprimes", kp, 1) for kp in self.kprimes)
+        # the default grid stops at |S|: a tuple of k' distinct skills needs k' <= |S|
+        kprimes = (tuple(kp for kp in default_kprimes(k) if kp <= n_skills)
+                   if self.kprimes is None else
+                   tuple(check_int_at_least("kprimes", kp, 1) for kp in self.kprimes))
         if not kprimes:
             raise ParameterError("kprimes", "must name at least one tuple size")
+        if list(kprimes) != sorted(set(kprimes)):
+            raise ParameterError("kprimes", f"must be strictly increasing; got "
+                                 f"{','.join(map(str, kprimes))}")
+        if kprimes[-1] > n_skills:
+            raise ParameterError("kprimes", f"a k'-tuple of distinct skills needs k' <= skills "
+                                 f"({n_skills}); got {kprimes[-1]}")
         n_tuples = check_int_at_least("n_tuples", self.n_tuples, 1)
+        if n_tuples < MIN_TUPLES:
+            raise ParameterError("tuples", f"must be >= {MIN_TUPLES}: fewer tuples per k' "
+                                 f"cannot support an interval on a doubling verdict; got "
+                                 f"{n_tuples}")
         pieces_per_tuple = check_int_at_least("pieces_per_tuple", self.pieces_per_tuple, 1)
         if self.calibration is not None:
             check_positive("calibration", self.calibration)
@@ -147,7 +162,7 @@ class RunConfig:
         """Plain-JSON form (tuples become lists)."""
         d = dataclasses.asdict(self)
         d["params"] = list(self.params)
-        d["kprimes"] = list(self.kprimes)
+        d["kprimes"] = None if self.kprimes is None else list(self.kprimes)
         return d
 
     @classmethod

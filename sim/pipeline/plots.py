@@ -10,23 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.figures import pyplot as _pyplot  # the old private names, kept for old imports
+from sim.figures import save as _save
+
 __all__ = ["plot_emergence_curves", "plot_competence", "plot_doubling", "write_plots"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """150 dpi PNG, written atomically with deterministic bytes (`sim.io.write_png`)."""
-    from sim.io import write_png
-
-    return write_png(fig, path, dpi=150)
 
 
 def _pick_scales(n: int, m: int = 4) -> list[int]:
@@ -132,7 +119,8 @@ def plot_competence(res, path: Path) -> Path:
 
 
 def plot_doubling(res, path: Path) -> Path:
-    """The doubling check: measured multiplier per doubling k' → 2k' and reading, against
+    """The doubling check: measured multiplier per doubling k' → 2k' and reading (per scale,
+    the curve's worst statistic; the legend gives each verdict's class and status), against
     the paper's prediction (the scale that halves δ) and exact tensorization (docs/theory.md §5)."""
     import polars as pl
 
@@ -148,9 +136,11 @@ def plot_doubling(res, path: Path) -> Path:
         for j, kp in enumerate(kps):
             dk = dr.filter(pl.col("kprime") == kp)
             v = verdicts.get((reading, kp), {})
-            mark = {True: "holds", False: "FAILS", None: "not judged"}[v.get("holds")]
+            mark = {"holds": "holds", "fails": "FAILS"}.get(v.get("status"), "inconclusive")
+            cls = {"composition": "composition", "theta_scaling": "θ-scaling",
+                   "identity": "identity"}.get(v.get("detects"), "")
             ax.plot(dk["x"], dk["multiplier"], "-o", ms=4, color=f"C{j}",
-                    label=f"{kp} → {2 * kp}: measured ({mark})")
+                    label=f"{kp} → {2 * kp} ({cls}): worst statistic ({mark})")
         x = dr["x"].unique(maintain_order=True).to_numpy() if dr.height else np.array([])
         first = dr.filter(pl.col("kprime") == kps[0]) if kps else dr
         if first.height and np.isfinite(first["predicted"].to_numpy()).any():

@@ -10,52 +10,90 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.figures import fmt as _fmt  # the old private name, kept for old imports
 from sim.io import atomic_dir, atomic_write_text, manifest_base, write_json, write_parquet
+from sim.runfolder import table_hashes
 
 __all__ = ["write_run_folder", "summary_markdown", "verdict_lines", "doubling_lines",
-           "RUN_FILES"]
+           "doubling_line", "RUN_FILES"]
 
 #: the files every run folder holds (plots are added unless disabled)
 RUN_FILES = ("manifest.json", "scales.parquet", "skills.parquet", "curves.parquet",
              "doubling.parquet", "summary.md")
 
 
-def _fmt(v, spec=".3g"):
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+def _iv(v) -> str:
+    iv = v.get("interval")
+    if not iv:
+        return "no interval"
+    lo, hi = iv
+    return f"[{_fmt_m(lo)}, {_fmt_m(hi)}]"
+
+
+def _fmt_m(x) -> str:
+    if x is None:
         return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "NO"
-    if isinstance(v, (int, np.integer)):
-        return str(v)
-    return format(float(v), spec)
+    return "inf" if np.isinf(x) else _fmt(x)
+
+
+_CLASS_HEAD = {"identity": "consistency check (identity)",
+               "concentration": "concentration check",
+               "theta_scaling": "θ-scaling check",
+               "composition": "composition verdict"}
+_REL = {"holds": "≤", "fails": ">", "inconclusive": "vs"}
+
+
+def doubling_line(v: dict) -> str:
+    """One doubling verdict in words: its class, reading, status, the curve's value, interval
+    and threshold, and the per-statistic values and statuses."""
+    head = (f"{_CLASS_HEAD.get(v.get('detects'), 'verdict')}, {v['reading']} "
+            f"{v['from_k']} → {v['to_k']}")
+    st = v.get("status", "inconclusive")
+    if v.get("threshold") is None:
+        return f"{head}: {st.upper()} ({v.get('reason', 'not judged')})."
+    per = v.get("per_statistic") or {}
+    pers = ", ".join(f"{s} {_fmt_m(d['value'])} {d['status']}" for s, d in per.items())
+    claim = ("; 10x scale doubles k here" if st == "holds" and v.get("detects") == "composition"
+             else "")
+    ex = (f"; exact tensorization {_fmt(v['exact_median'])}"
+          if v.get("exact_median") is not None and v["reading"] == "tensorized" else "")
+    return (f"{head}: {st.upper()} — m = {_fmt_m(v.get('value'))} {_iv(v)} (worst: "
+            f"{v.get('worst_statistic') or '–'}) {_REL.get(st, 'vs')} threshold "
+            f"{_fmt(v['threshold'])} (predicted {_fmt(v['predicted_median'])} × slack "
+            f"{_fmt(np.exp(v['slack']))}){claim}; {pers}{ex}.")
 
 
 def doubling_lines(doubling: dict) -> list[str]:
-    """One sentence per doubling verdict ("10x scale doubles k", measured)."""
+    """One sentence per doubling verdict, the headline (composition) verdict first, then the
+    others by what they can detect; a legend of the classes present; any support warning."""
+    vs = list(doubling.get("verdicts", []))
+    h = doubling.get("headline")
     lines = []
-    for v in doubling.get("verdicts", []):
-        head = f"{v['reading']} reading, {v['from_k']} → {v['to_k']} skills"
-        if v["measured_median"] is None and v["holds"] is None:
-            lines.append(f"{head}: not measurable on this grid.")
-            continue
-        meas = (f"measured m = {_fmt(v['measured_median'])}"
-                + (f" (IQR {_fmt(v['measured_iqr'][0])}–{_fmt(v['measured_iqr'][1])}, "
-                   f"{v['n_scales_measured']} scales)" if v["measured_iqr"] else ""))
-        if v["holds"] is None:
-            lines.append(f"{head}: {meas}; no prediction to hold it against.")
-            continue
-        pred = _fmt(v["predicted_median"])
-        exact = (f"; exact tensorization, which depends on the δ→θ calibration, says "
-                 f"{_fmt(v['exact_median'])}" if v["exact_median"] is not None else "")
-        if v["holds"]:
-            lines.append(f"{head}: {meas} ≤ predicted {pred} (the scale that halves δ): "
-                         f"10x scale doubles k here{exact}.")
-        else:
-            jm = v["judged_median"]
-            need = (f"needs m ≈ {_fmt(jm)}" if jm is not None
-                    else "is not reached within the grid")
-            lines.append(f"{head}: DOES NOT DOUBLE — {meas}; at the scales where the grid "
-                         f"reaches the predicted {pred}x, matching {need}{exact}.")
+    key = None
+    if h is not None:
+        key = (h["reading"], h["from_k"])
+        hv = next(v for v in vs if (v["reading"], v["from_k"]) == key)
+        lines.append("HEADLINE " + doubling_line(hv))
+    elif vs:
+        lines.append("No composition verdict on this k' grid (no doubling k' → 2k' with "
+                     "2k' > k in the pieces reading): nothing here can fail on composition.")
+    order = {"composition": 0, "theta_scaling": 1, "concentration": 2, "identity": 3}
+    rest = sorted((v for v in vs if (v["reading"], v["from_k"]) != key),
+                  key=lambda v: (order.get(v.get("detects"), 9), v["reading"], v["from_k"]))
+    lines.extend(doubling_line(v) for v in rest)
+    present = sorted({v.get("detects") for v in vs if v.get("detects") in order},
+                     key=order.get)
+    if present:
+        lines.append("What each doubling verdict can detect: " + "; ".join(
+            f"{_CLASS_HEAD[c]}: {v0['detects_text']}" for c in present
+            for v0 in [next(v for v in vs if v.get("detects") == c)])
+            + ". m: the curve's median multiplier over the judged scales (its worst "
+              "statistic), with a bootstrap interval over tuples at level 1 − 0.1/(number of "
+              "doublings) (Bonferroni: at most ~10% chance that any verdict is confidently "
+              "wrong); threshold: the "
+              "multiplier that halves δ times the grid's interpolation slack.")
+    for w in doubling.get("warnings", []):
+        lines.append(f"WARNING: {w}")
     return lines
 
 
@@ -75,7 +113,9 @@ def verdict_lines(res) -> list[str]:
     r = s.row(mid, named=True)
     lines.append(f"At α = 0.2 and N = {_fmt(r['params'])} (θ = {_fmt(r['theta'], '.3f')}): "
                  f"β_emp = {_fmt(r['beta_emp_a20'])}, between random failures (≈ 1) and the "
-                 f"adversary's β_adv = {_fmt(r['beta_adv_a20'])}; the theorem allows "
+                 f"adversary's β_adv = {_fmt(r['beta_adv_a20'])} (its set Z has measure "
+                 f"{_fmt(r.get('alpha_adv_a20'))}, where β*_finite = "
+                 f"{_fmt(r.get('beta_star_adv_a20'))}); the theorem allows "
                  f"β* = {_fmt(r['beta_star_a20'])}. Random failures are the easy case: "
                  f"the bound has content only against structured error sets.")
     lines.extend(doubling_lines(d))
@@ -178,6 +218,6 @@ def write_run_folder(res, path: Path, plots: bool = True) -> Path:
                          "doubling": res.doubling, "quanta": res.quanta,
                          "bound_holds": res.bound_holds,
                          "execution": res.extra.get("execution"),
-                         "files": [*RUN_FILES, *figs]})
+                         "files": [*RUN_FILES, *figs], "content_sha256": table_hashes(tmp)})
         write_json(tmp / "manifest.json", manifest)
     return path

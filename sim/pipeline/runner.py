@@ -28,26 +28,38 @@ Tables (one row per …):
   *prediction* ∏(1 − f(s_i)), not a measurement), seen_k<k'> (fraction of sampled tuples that
   co-occur in some training piece); beta_emp_a20, beta_adv_a20, beta_star_a20,
   beta_star_finite_a20 (the curve at alpha = 0.2: where the learner sits between random ≈ 1
-  and the worst case); bound_holds; worst_tightness_finite (max beta_emp / beta*_finite where
-  the theorem applies);
+  and the worst case); alpha_adv_a20 (the edge-share measure of the adversary's set Z at
+  nominal alpha 0.2: a prefix of skills overshoots its nominal alpha) and beta_star_adv_a20
+  (beta*_finite at that measure: the bound the adversary's beta_adv_a20 is held against);
+  bound_holds; worst_tightness_finite (max beta_emp / beta*_finite where the theorem
+  applies);
 - ``skills`` — scale × skill: scale, params, tokens, skill, mu1, edge_share, n_edges,
   n_failed, failure_rate (NaN for a skill no piece uses);
 - ``curves`` — scale × reading × k' × alpha: reading ("skills" for the graph's own per-skill
   rates, "pieces" / "tensorized" for tuples), theta_kprime (the measured mean failure rate),
   beta_emp, beta_star, beta_star_finite (skills only), beta_adv (skills: from the measured
-  z-histogram of the adversary's set of measure alpha; tuples: Binomial form), bound
-  ("theorem" | "markov"), bound_kind (the denominator of tightness: "beta_star_finite",
-  "beta_star" or "markov"), holds, tightness;
-- ``doubling`` — reading × (k' → 2k') × scale: the measured multiplier overall and per curve
-  statistic, the prediction (the multiplier that halves delta), the exact-tensorization one.
+  z-histogram of the adversary's set Z_alpha; tuples: Binomial form), alpha_adv (skills: the
+  edge-share measure of Z_alpha, at least alpha; tuples: null), beta_star_adv (skills:
+  beta*_finite at alpha_adv, the bound beta_adv is held against), bound ("theorem" |
+  "markov" | "none"), bound_kind (the denominator of tightness: "beta_star_finite",
+  "markov" or "none"), holds (null where beta_emp is undefined or no bound applies),
+  tightness. Tuple rows apply no bound: Theorem 14 covers the tensorized graph's true
+  per-tuple failure probabilities, not rates counted on R test pieces (whose binomial
+  noise alone exceeds beta* at small R), and no theorem covers the pieces reading; their
+  beta_star is reported for reference only;
+- ``doubling`` — reading × (k' → 2k') × scale: the measured multiplier of the curve (the
+  worst statistic at that scale) and per curve statistic, the prediction (the multiplier that
+  halves delta), the exact-tensorization one, whether the predicted target is inside the grid.
+
+The verdicts (`sim.measure.doubling.doubling_verdicts`, in ``RunResult.doubling``): one per
+reading and doubling, three-valued with a bootstrap interval over tuples, classed by what it
+can detect; the headline is the composition verdict (pieces reading across k).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +110,8 @@ class RunResult:
                 *[f"competence_{r}_k{kp}" for kp in self.config.kprimes
                   for r in ("pieces", "tensor")],
                 *[f"seen_k{kp}" for kp in self.config.kprimes],
-                "beta_emp_a20", "beta_adv_a20", "beta_star_a20", "bound_holds",
-                "worst_tightness_finite"]
+                "beta_emp_a20", "beta_adv_a20", "alpha_adv_a20", "beta_star_adv_a20",
+                "beta_star_a20", "bound_holds", "worst_tightness_finite"]
         return {
             "run_id": self.run_id,
             "path": None if self.path is None else str(self.path),
@@ -135,9 +147,11 @@ def resolve_config(config: RunConfig) -> RunConfig:
 
 
 def run_id_for(cfg: RunConfig) -> str:
-    """A readable, unique-enough run id: time stamp + hash of the config."""
-    h = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
-    return time.strftime("%Y%m%d-%H%M%S") + f"-{h}"
+    """A run id that cannot collide: time stamp, config hash, random suffix
+    (`sim.io.new_run_id`)."""
+    from sim.io import new_run_id
+
+    return new_run_id(cfg.to_dict())
 
 
 # --------------------------------------------------------------------------- the pass
@@ -220,39 +234,44 @@ def _one_pass(graph, rules, index, zlevel, n_alpha, *, progress, workers, schedu
 
 
 def _skill_curve(theta, k, alphas, f, share, zhist, n_skills, n_texts, measure):
-    """The graph's per-skill emergence curve at one scale, held against Theorem 8."""
-    from sim.measure.skills import beta_emp
-    from theory.bounds import beta_adv_from_hist, beta_star, beta_star_finite
+    """The graph's per-skill emergence curve at one scale (`sim.measure.skills.skill_curve`,
+    the one measure of Theorem 8 shared with trained runs)."""
+    from sim.measure.skills import skill_curve
 
-    nan = np.full(alphas.shape, np.nan)
-    if not 0.0 < theta < 1.0:
-        return nan, nan, nan, nan
-    be = beta_emp(f, share, theta, alphas)
-    bs = np.atleast_1d(beta_star(theta, k, alphas))
-    kw = {} if measure is None else {"measure": measure}
-    bf = np.atleast_1d(beta_star_finite(theta, k, alphas, n_skills, n_texts, FAILURE_PROB,
-                                        **kw))
-    ba = np.array([beta_adv_from_hist(h, theta) if h.sum() > 0 else np.nan for h in zhist])
-    return be, bs, bf, ba
+    return skill_curve(theta, k, alphas, f, share, zhist, n_skills, n_texts, measure,
+                       FAILURE_PROB)
 
 
-def _curve_frame(i, params, reading, kp, alphas, theta_kp, be, bs, bf, ba):
+def _curve_frame(i, params, reading, kp, alphas, theta_kp, be, bs, bf, ba, a_adv=None,
+                 bs_adv=None):
+    """One scale's curve rows. Skill rows are held against beta*_finite (Markov's 1/alpha
+    beyond alpha_max); tuple rows against nothing (see the module docstring): their bound is
+    "none" and holds null. holds is null wherever beta_emp is undefined."""
     import polars as pl
 
-    finite = np.isfinite(bf)
-    thm = np.isfinite(bs)
-    bound = np.where(finite, bf, np.where(thm & (reading != "skills"), bs, 1.0 / alphas))
-    kind = np.where(finite, "beta_star_finite",
-                    np.where(thm & (reading != "skills"), "beta_star", "markov"))
     n = alphas.shape[0]
+    nan = np.full(n, np.nan)
+    if reading == "skills":
+        finite = np.isfinite(bf)
+        bound = np.where(finite, bf, 1.0 / alphas)
+        kind = np.where(finite, "beta_star_finite", "markov")
+        label = np.where(finite, "theorem", "markov")
+        ok = be <= bound * (1 + 1e-12)
+        holds = [None if not np.isfinite(e) else bool(h) for e, h in zip(be, ok, strict=True)]
+        tight = be / bound
+    else:
+        kind = label = np.array(["none"] * n)
+        holds = [None] * n
+        tight = nan
     return pl.DataFrame({
         "scale": np.full(n, i, dtype=np.int32), "params": np.full(n, params),
         "reading": [reading] * n, "kprime": np.full(n, kp, dtype=np.int32), "alpha": alphas,
         "theta_kprime": np.full(n, theta_kp), "beta_emp": be, "beta_star": bs,
         "beta_star_finite": bf, "beta_adv": ba,
-        "bound": np.where(kind == "markov", "markov", "theorem").tolist(),
-        "bound_kind": kind.tolist(), "holds": be <= bound * (1 + 1e-12),
-        "tightness": be / bound})
+        "alpha_adv": nan if a_adv is None else np.asarray(a_adv, dtype=float),
+        "beta_star_adv": nan if bs_adv is None else np.asarray(bs_adv, dtype=float),
+        "bound": label.tolist(), "bound_kind": kind.tolist(),
+        "holds": pl.Series("holds", holds, dtype=pl.Boolean), "tightness": tight})
 
 
 def _tuple_curves(cfg, scales, rates, alphas):
@@ -289,14 +308,15 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
     from sim.learners import make_learner
     from sim.learners.adversary import adversary_levels, edge_share_estimate
     from sim.learners.base import check_nested
-    from sim.measure.skills import clean_rates, sample_tuples, skill_metrics
+    from sim.measure.skills import clean_rates, skill_metrics
     from sim.measure.tuples import (
         READINGS,
         product_prediction,
+        sample_distinct_tuples,
         train_competence,
         tuple_rates,
     )
-    from theory.bounds import DEFAULT_ALPHAS
+    from theory.bounds import DEFAULT_ALPHAS, beta_star_finite
 
     timings = {}
     t0 = time.perf_counter()
@@ -309,7 +329,10 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
     check_nested(rules)
     alphas = np.asarray(DEFAULT_ALPHAS, dtype=float)
     zlevel = adversary_levels(edge_share_estimate(graph), alphas, cfg.seed)
-    tuples = {kp: sample_tuples(graph.mu1, kp, cfg.n_tuples, cfg.seed) for kp in cfg.kprimes}
+    # k'-tuples of k' distinct skills (successive sampling from mu1): for k' > k no training
+    # piece can hold one, whatever mu1 (i.i.d. draws would repeat frequent skills)
+    tuples = {kp: sample_distinct_tuples(graph.mu1, kp, cfg.n_tuples, cfg.seed)
+              for kp in cfg.kprimes}
     multi = [kp for kp in cfg.kprimes if kp > 1]
     index = tuple_index([tuples[kp] for kp in multi], cfg.n_skills, cfg.k)
     timings["setup_s"] = time.perf_counter() - t0
@@ -330,6 +353,9 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
     uniform_share = graph.skill_dist == "uniform" and not cfg.iid
     measure = None if uniform_share else share
     facts = learner.scale_facts()
+    # the adversary's set Z_a has its own measure (a prefix of skills reaches at least alpha):
+    # record it and hold beta_adv against the bound at that measure, not at the nominal alpha
+    alpha_adv = np.array([float(share[zlevel <= a].sum()) for a in range(alphas.shape[0])])
 
     # ---- tuples: measured on test pieces (both readings), on training pieces, predicted
     rates = {}
@@ -371,16 +397,24 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
         row.update(skill_metrics(f, share))
         be, bs, bf, ba = _skill_curve(theta, cfg.k, alphas, f, share, counts.zhist,
                                       cfg.n_skills, cfg.n_texts, measure)
-        cf = _curve_frame(i, sc.params, "skills", 1, alphas, theta, be, bs, bf, ba)
+        bs_adv = np.full(alphas.shape, np.nan)
+        inside = (alpha_adv > 0.0) & (alpha_adv < 1.0)  # a set of measure 1 has no bound
+        if 0.0 < theta < 1.0 and inside.any():
+            kw = {} if measure is None else {"measure": measure}
+            bs_adv[inside] = np.atleast_1d(beta_star_finite(
+                theta, cfg.k, alpha_adv[inside], cfg.n_skills, cfg.n_texts, FAILURE_PROB, **kw))
+        cf = _curve_frame(i, sc.params, "skills", 1, alphas, theta, be, bs, bf, ba,
+                          alpha_adv, bs_adv)
         curve_frames.append(cf)
         valid = np.isfinite(be)
-        holds = cf["holds"].to_numpy()
+        holds = np.array([bool(h) for h in cf["holds"].fill_null(True).to_list()])
         row["bound_holds"] = bool(np.all(holds[valid])) if valid.any() else True
         thm = valid & np.isfinite(bf)
         tight = cf["tightness"].to_numpy()
         row["worst_tightness_finite"] = float(np.max(tight[thm])) if thm.any() else np.nan
         row.update({"beta_emp_a20": be[a20], "beta_adv_a20": ba[a20],
-                    "beta_star_a20": bs[a20], "beta_star_finite_a20": bf[a20]})
+                    "beta_star_a20": bs[a20], "beta_star_finite_a20": bf[a20],
+                    "alpha_adv_a20": alpha_adv[a20], "beta_star_adv_a20": bs_adv[a20]})
         for kp in cfg.kprimes:
             row[f"competence_pieces_k{kp}"] = float(1.0 - rates[("pieces", kp)][:, i].mean())
             row[f"competence_tensor_k{kp}"] = float(
@@ -399,28 +433,48 @@ def _simulate(cfg: RunConfig, progress: bool, workers, scheduler, shard_size):
             "n_failed": failed[i], "failure_rate": f}))
     curve_frames.extend(_tuple_curves(cfg, scales, rates, alphas))
     timings["measure_s"] = time.perf_counter() - t2
-    return graph, learner, scales, rates, scale_rows, skill_frames, curve_frames, timings
+    distinct = {kp: float(np.mean([len(set(t)) for t in tuples[kp][:1000].tolist()]))
+                for kp in cfg.kprimes}
+    return (graph, learner, scales, (rates, distinct), scale_rows, skill_frames, curve_frames,
+            timings)
 
 
-def _doubling(cfg, learner, scales, rates):
-    """Measured and predicted "10x scale doubles k" (`sim.measure.doubling`)."""
+def _doubling(cfg, learner, scales, rates, distinct=None, thetas=None):
+    """Measured and predicted "10x scale doubles k" (`sim.measure.doubling`): the per-scale
+    table and the verdicts, with the headline (composition) verdict and any warning that the
+    tuples x pieces cannot support a verdict at this grid."""
     import polars as pl
 
-    from sim.measure.doubling import doubling_rows, doubling_verdicts
+    from sim.measure.doubling import doubling_rows, doubling_verdicts, headline, support_warnings
 
     x = np.array([s.x for s in scales])
     predicted = np.array([learner.halving_multiplier(i) for i in range(len(scales))])
     exact = np.array([learner.exact_multiplier(i) for i in range(len(scales))])
     rows = doubling_rows(x, rates, predicted, exact)
-    verdicts = doubling_verdicts(rows)
+    verdicts = doubling_verdicts(rows, rates, x, k=cfg.k, seed=cfg.seed, distinct=distinct)
     table = pl.DataFrame(rows) if rows else pl.DataFrame()
+    statuses = [v["status"] for v in verdicts]
+    reach = np.isfinite(predicted) & (x * predicted <= x[-1] * (1 + 1e-9))
+    theta_judged = (float(np.min(np.asarray(thetas)[reach])) if thetas is not None
+                    and reach.any() else None)
+    warnings = support_warnings(cfg.n_tuples, cfg.pieces_per_tuple, theta_judged)
+    if not verdicts:
+        warnings.append("no doubling k' -> 2k' on the k' grid "
+                        f"({','.join(map(str, cfg.kprimes))}): nothing to judge")
+    head = headline(verdicts, cfg.k)
     summary = {"axis": cfg.axis,
                "prediction": ("the multiplier that halves the excess loss (the paper's "
                               "calibration-free theta/k')" if np.isfinite(predicted).any()
                               else None),
                "verdicts": verdicts,
-               "all_hold": (all(v["holds"] for v in verdicts if v["holds"] is not None)
-                            if any(v["holds"] is not None for v in verdicts) else None)}
+               "headline": (None if head is None else
+                            {"reading": head["reading"], "from_k": head["from_k"],
+                             "to_k": head["to_k"], "status": head["status"]}),
+               "counts": {st: statuses.count(st) for st in ("holds", "fails", "inconclusive")},
+               "warnings": warnings,
+               "all_hold": (False if "fails" in statuses else
+                            True if statuses and all(st == "holds" for st in statuses)
+                            else None)}
     return table, summary
 
 
@@ -450,7 +504,9 @@ def _assemble(cfg, graph, learner, scales, rates, rows, skill_frames, curve_fram
               timings) -> RunResult:
     import polars as pl
 
-    dtable, dsum = _doubling(cfg, learner, scales, rates)
+    rates, distinct = rates if isinstance(rates, tuple) else (rates, None)
+    dtable, dsum = _doubling(cfg, learner, scales, rates, distinct,
+                             [r["theta"] for r in rows])
     schema = {"scale": pl.Int32, "n_learned": pl.Int64, "bound_holds": pl.Boolean}
     table = pl.DataFrame(rows, infer_schema_length=None)
     table = table.with_columns([pl.col(c).cast(t) for c, t in schema.items()
@@ -521,8 +577,13 @@ def run(config: RunConfig | None = None, out: str | Path | None = None, *,
 
         shard_size = check_int_at_least("shard_size", shard_size, 1)
     if out is not None:
-        from sim.io import ensure_writable_dir
+        from sim import limits
+        from sim.io import check_writable_dir, ensure_writable_dir
 
+        check_writable_dir(out)
+        limits.require_disk(limits.run_folder_bytes(cfg.n_skills, len(cfg.params),
+                                                    len(cfg.kprimes), plots), out, "--out",
+                            f"the run folder (|S| = {cfg.n_skills:,}, {len(cfg.params)} scales)")
         root = ensure_writable_dir(out)
         rid = run_id or run_id_for(cfg)
         if (root / rid).exists():

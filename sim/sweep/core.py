@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -178,6 +179,8 @@ class SweepResult:
     sweep_id, folder : the sweep's name and folder.
     grid : the expanded `Grid`.
     n_cells, n_run, n_skipped : cells in the grid, run now, found finished and skipped.
+    n_repaired : cells found damaged (a truncated parquet, a broken JSON: what a ``kill -9``
+        or a full disk leaves), removed and run again (counted in `n_run`).
     runs : ``runs.parquet`` as a polars DataFrame.
     doubling : ``doubling.parquet`` as a polars DataFrame.
     files : the files written at the end (tables, summary, plots, manifest).
@@ -199,13 +202,15 @@ class SweepResult:
     timings: dict[str, float] = field(default_factory=dict)
     workers: int | None = 1
     scheduler: str | None = None
+    n_repaired: int = 0
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description (what ``sim sweep --json`` prints)."""
         return {
             "sweep_id": self.sweep_id,
             "folder": str(self.folder),
-            "cells": {"total": self.n_cells, "run": self.n_run, "skipped": self.n_skipped},
+            "cells": {"total": self.n_cells, "run": self.n_run, "skipped": self.n_skipped,
+                      "repaired": self.n_repaired},
             "varied": list(self.grid.varied),
             "workers": self.workers,
             "scheduler": self.scheduler,
@@ -235,6 +240,39 @@ def _store_cell(folder: Path, h: str, scales, doubling: Mapping) -> None:
     table, meta = _cell_paths(folder, h)
     write_json(meta, dict(doubling))
     write_parquet(scales, table)
+
+
+def _cell_damaged(folder: Path, h: str) -> bool:
+    """Whether the stored cell `h` cannot be read back: its parquet is not a readable table,
+    or its doubling JSON is missing or not a JSON object."""
+    from sim.io import UnreadableParquet, read_parquet
+
+    table, meta = _cell_paths(folder, h)
+    try:
+        read_parquet(table)
+        return not isinstance(json.loads(meta.read_text(encoding="utf-8")), dict)
+    except (UnreadableParquet, OSError, UnicodeDecodeError, ValueError):
+        return True
+
+
+def _repair_cells(folder: Path, cells: Sequence[Cell]) -> int:
+    """Remove the files of the finished-looking cells that cannot be read back (so that they
+    run again), and the temporaries of cell writes whose process is gone (a ``kill -9``
+    mid-write, `sim.io.temp_owner_gone`); returns how many cells were damaged."""
+    from sim.io import temp_owner_gone
+
+    with contextlib.suppress(OSError):
+        for tmp in (folder / "cells").glob(".*.tmp"):
+            if temp_owner_gone(tmp):
+                tmp.unlink(missing_ok=True)
+    n = 0
+    for c in cells:
+        table, meta = _cell_paths(folder, c.hash)
+        if table.exists() and _cell_damaged(folder, c.hash):
+            table.unlink()
+            meta.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def _Progress(enabled: bool, total: int, done: int, label: str) -> ProgressBar:
@@ -384,6 +422,7 @@ def run_sweep(
         timings["connect_s"] = time.perf_counter() - t0
     try:
         _prepare_folder(grid, folder, sweep_id, "--name")
+        n_repaired = _repair_cells(folder, grid.cells)
         todo = [c for c in grid.cells if not _cell_paths(folder, c.hash)[0].exists()]
         n_skipped = len(grid.cells) - len(todo)
         t0 = time.perf_counter()
@@ -398,14 +437,16 @@ def run_sweep(
     timings["cells_s"] = time.perf_counter() - t0 - timings.get("start_s", 0.0)
     if failures:
         c, msg = failures[0]
+        repaired = f" ({n_repaired} damaged cells recomputed)" if n_repaired else ""
         raise SweepError(
-            f"{len(failures)} of {len(todo)} cells failed (the others are stored in "
+            f"{len(failures)} of {len(todo)} cells failed{repaired} (the others are stored in "
             f"{str(folder)!r}; rerun to retry); first: cell {c.index} ({c.hash}): {msg}"
         )
 
     result = SweepResult(sweep_id=sweep_id, folder=folder, grid=grid, n_cells=len(grid.cells),
                          n_run=len(todo), n_skipped=n_skipped, timings=timings,
-                         workers=None if scheduler else workers, scheduler=scheduler)
+                         workers=None if scheduler else workers, scheduler=scheduler,
+                         n_repaired=n_repaired)
     t0 = time.perf_counter()
     from sim.io import write_parquet
 
@@ -529,6 +570,46 @@ def _doubling_frame(metas: list[dict]):
     return pl.DataFrame(cols)
 
 
+_SUFFIXED = re.compile(r"^(?P<stem>.+)_(?P<tag>[a-z])(?P<num>\d+)$")
+
+
+def _scales_columns(tables: Sequence) -> list[str]:
+    """The columns of ``runs.parquet``'s scales part when cells differ in them (cells with
+    different k' lists have different ``*_k<k'>`` columns): the columns without a numeric
+    suffix in order of first appearance, then each suffix family (``_a<alpha>``,
+    ``_k<k'>``, in order of first appearance) by number, its stems in order of first
+    appearance. A function of the set of columns, not of the cells' order."""
+    seen: list[str] = []
+    for t in tables:
+        seen += [c for c in t.columns if c not in seen]
+    plain = [c for c in seen if not _SUFFIXED.match(c)]
+    tags: list[str] = []
+    stems: list[str] = []
+    for c in seen:
+        m = _SUFFIXED.match(c)
+        if m:
+            tags += [m["tag"]] if m["tag"] not in tags else []
+            stems += [m["stem"]] if m["stem"] not in stems else []
+
+    def key(c):
+        m = _SUFFIXED.match(c)
+        return tags.index(m["tag"]), int(m["num"]), stems.index(m["stem"])
+
+    return plain + sorted((c for c in seen if _SUFFIXED.match(c)), key=key)
+
+
+def _concat_scales(tables: Sequence):
+    """The cells' scales tables one under the other; where cells have different columns
+    (another k' list) the union of columns (`_scales_columns`), null where a cell has none."""
+    import polars as pl
+
+    if not tables:
+        return pl.DataFrame()
+    if all(t.columns == tables[0].columns for t in tables):
+        return pl.concat(tables, how="vertical")
+    return pl.concat(tables, how="diagonal_relaxed").select(_scales_columns(tables))
+
+
 def collect(grid: Grid, folder: str | os.PathLike):
     """Assemble ``runs.parquet`` and ``doubling.parquet`` from a sweep's finished cells.
 
@@ -552,7 +633,7 @@ def collect(grid: Grid, folder: str | os.PathLike):
             raise SweepError(f"cell {c.index} ({c.hash}) of {str(folder)!r} has not finished")
         tables.append(pl.read_parquet(table))
         metas.append(json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {})
-    scales = pl.concat(tables, how="vertical") if tables else pl.DataFrame()
+    scales = _concat_scales(tables)
     grid_cols = _grid_frame(grid, grid.cells, [t.height for t in tables], set(scales.columns))
     runs = pl.concat([grid_cols, scales], how="horizontal")
 

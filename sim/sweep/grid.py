@@ -58,6 +58,7 @@ from theory.errors import ParameterError
 
 __all__ = [
     "SWEEP_FORMAT",
+    "MAX_CELLS",
     "GRID_ORDER",
     "Cell",
     "Grid",
@@ -67,6 +68,9 @@ __all__ = [
     "grid_to_toml",
     "cell_hash",
 ]
+
+#: the most cells one sweep may have (checked before any cell is validated or run)
+MAX_CELLS = 10_000
 
 #: version of the cell-hash and folder layout; part of every cell hash
 SWEEP_FORMAT = 2  # 2: sim run v2 tables (measured tuple competence, doubling verdicts)
@@ -202,6 +206,9 @@ def _seed_values(value, name: str) -> list:
             except ValueError:
                 raise ParameterError(
                     name, f"expected a range a:b such as 0:5; got {value!r}") from None
+            if hi - lo > MAX_CELLS:
+                raise ParameterError(name, f"the range {value!r} has {hi - lo:,} seeds; at "
+                                     f"most {MAX_CELLS:,} cells in one sweep")
             out = list(range(lo, hi))
             if not out:
                 raise ParameterError(name, f"the range {value!r} is empty")
@@ -328,6 +335,11 @@ def expand_grid(spec: Mapping[str, Any], names: Mapping[str, str] | None = None)
             raise ParameterError(name, f"repeats a value; got {_short_repr(vals)}")
         values[key] = tuple(vals)
     varied = tuple(k for k in GRID_ORDER if len(values.get(k, ())) > 1)
+    n_cells = math.prod(len(v) for v in values.values())
+    if n_cells > MAX_CELLS:
+        sizes = " x ".join(f"{len(values[k])} {_display(k, names)}" for k in varied)
+        raise ParameterError("grid", f"has {n_cells:,} cells ({sizes}); at most {MAX_CELLS:,} "
+                             "in one sweep: split it into several")
 
     pipeline_check = _pipeline_checker()
     cells: list[Cell] = []
@@ -407,7 +419,10 @@ def load_grid_toml(path: str | os.PathLike) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ParameterError(str(p), f"invalid TOML: {e}") from None
     if "grid" in data and isinstance(data["grid"], dict):
-        return dict(data["grid"])
+        data = dict(data["grid"])
+    if not data:
+        raise ParameterError(str(p), "the grid file holds no grid keys; write sim run's "
+                             "config fields, e.g. k = [2, 4]")
     return data
 
 

@@ -52,8 +52,29 @@ def configuration_labels(grid, table, exclude=("seed",)):
     parts = []
     for k in keys:
         col = f"grid_{k}" if f"grid_{k}" in table.columns else k
-        parts += [pl.lit(f"{_short(k)}="), pl.col(col).cast(pl.String), pl.lit(", ")]
+        value = pl.col(col)
+        if isinstance(table.schema[col], pl.List):  # a varied params / kprimes list
+            value = value.map_elements(_list_label, return_dtype=pl.String)
+        else:
+            value = value.cast(pl.String)
+        parts += [pl.lit(f"{_short(k)}="), value, pl.lit(", ")]
     return table.with_columns(pl.concat_str(parts[:-1]).alias("config"))
+
+
+def _tight(fig) -> None:
+    """``fig.tight_layout()`` without its warning when a legend outside the axes is wider
+    than the figure (long configuration labels): the PNG is saved with
+    ``bbox_inches="tight"``, which makes room for it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+        fig.tight_layout()
+
+
+def _list_label(values) -> str:
+    """``[1e+08, 1e+10, 1e+12]``: a list-valued grid key (a scale grid, a k' list) in a label."""
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
 
 
 def _short(k: str) -> str:
@@ -112,7 +133,7 @@ def _plot_competence(runs, grid, path: Path) -> Path:
                     for j, c in enumerate(configs)]
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Skill competence against scale (line: median over seeds; band: seed min-max)")
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
@@ -185,7 +206,7 @@ def _plot_doubling(doubling, grid, path: Path) -> Path:
     fig.supxlabel("measured multiplier m (scale factor along the run's axis at which "
                   "2k'-tuples reach the competence of k'-tuples; log)", fontsize=9)
     fig.suptitle("10x scale doubles k? Measured multiplier of each doubling k' -> 2k'")
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
@@ -225,7 +246,7 @@ def _plot_tightness(runs, grid, path: Path) -> Path:
     ax.set_title("Emergence theorem: worst tightness per failure model\n(<= 1: the bound held)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    _tight(fig)
     return write_png(fig, path, dpi=_DPI, bbox_inches="tight")
 
 
@@ -241,7 +262,6 @@ def _table(runs, doubling, grid) -> list[str]:
 
     t = configuration_labels(grid, runs)
     d = configuration_labels(grid, doubling)
-    nmin, nmax = t["params"].min(), t["params"].max()
     rows = [
         "| configuration | seeds | mean competence at N min / max | frac >= 0.9 at N max "
         "| bound holds | worst tightness (max) | 10x doubles k (cells) | predicted m |",
@@ -250,6 +270,7 @@ def _table(runs, doubling, grid) -> list[str]:
     for cfg in dict.fromkeys(t["config"].to_list()):
         s = t.filter(pl.col("config") == cfg)
         dd = d.filter(pl.col("config") == cfg)
+        nmin, nmax = s["params"].min(), s["params"].max()  # the configuration's own grid
         lo = s.filter(pl.col("params") == nmin)["mean_competence"].median()
         hi_rows = s.filter(pl.col("params") == nmax)
         hi = hi_rows["mean_competence"].median()

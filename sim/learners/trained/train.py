@@ -31,6 +31,7 @@ from functools import partial
 
 import numpy as np
 
+from sim.errors import raise_if_interrupted
 from sim.learners.trained import require_jax
 from sim.learners.trained.model import ModelSpec, apply, init_params, param_count, tree_size
 from theory.errors import ParameterError
@@ -51,6 +52,7 @@ __all__ = [
     "noisy_cross_entropy",
     "Hyper",
     "lr_schedule",
+    "TrainingDiverged",
 ]
 
 #: the SeedSequence spawn key of every training stream
@@ -201,6 +203,24 @@ def _check(name: str, value, lo, hi=None, kind=int):
     return value
 
 
+class TrainingDiverged(ParameterError):
+    """The training loss became non-finite (too large a learning rate, usually): names
+    ``--lr``, the step and the model. Exit code 2 in the CLI: the fix is another option value,
+    and nothing was written."""
+
+    def __reduce__(self):  # a Dask worker's exception travels pickled
+        return (type(self), (self.param, self.message))
+
+
+def _diverged(losses, first_step: int, width: int, n_data: int, steps: int, lr: float):
+    bad = np.flatnonzero(~np.isfinite(losses))
+    step = first_step + int(bad[0]) + 1 if bad.size else first_step + len(losses)
+    value = float(losses[bad[0]]) if bad.size else float("nan")
+    return TrainingDiverged("--lr", f"training diverged: the loss of the width-{width} model "
+                            f"(D = {n_data:,}) became {value} at step {step} "
+                            f"of {steps}; lower --lr (got {lr:g})")
+
+
 def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: int = 256,
                 lr: float = 3e-3, weight_decay: float = 1e-4, warmup: int | None = None,
                 seed: int = 0, block: int = DEFAULT_BLOCK, device: str = "cpu",
@@ -282,6 +302,9 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
             params, state, losses = compiled[n](params, state, ts, data, d, data_key, horizon)
             done += n
             curve.append([done, float(np.asarray(losses, dtype=np.float64).mean())])
+            raise_if_interrupted()  # a Ctrl-C that JAX swallowed still stops training
+            if not math.isfinite(curve[-1][1]):
+                raise _diverged(np.asarray(losses), done - n, width, n_data, steps, lr)
             if on_block is not None:
                 on_block(done, steps)
         params = jax.tree_util.tree_map(np.asarray, params)
