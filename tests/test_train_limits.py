@@ -28,9 +28,9 @@ def _shape(task: str, **over) -> CorpusShape:
 
 
 def _cli_defaults(task):
-    from sim.cli.train import DEFAULTS
+    from sim.cli.train import DEFAULTS, mean_steps
 
-    return DEFAULTS[task]
+    return dict(DEFAULTS[task], steps=mean_steps(DEFAULTS[task]))  # epochs: the mean steps
 
 
 # --------------------------------------------------------------------------- pure estimates

@@ -298,7 +298,7 @@ def load_corpus(path) -> Corpus:
         ans = _array(df, "answers", p, name).astype(np.int32)
         lab = _array(df, "labels", p, name).astype(np.int32)
         n_slots = df["n_slots"].to_numpy().astype(np.int32)
-        if ans.shape != lab.shape or (cfg.task == "slots" and ans.shape != sk.shape):
+        if ans.shape != lab.shape or (cfg.task != "parity" and ans.shape != sk.shape):
             raise _fail(p, f"{name}.parquet: answers, labels and skills disagree in width")
         if np.any(n_slots < 1) or np.any(n_slots > ans.shape[1]):
             raise _fail(p, f"{name}.parquet: n_slots out of range")
@@ -344,9 +344,9 @@ def _check_derived(p: Path, corpus: Corpus, sk_df) -> None:
         if sk.shape[1] != cfg.k or (n_sk.size and int(n_sk.max()) != cfg.k):
             raise lie(f"config says k = {cfg.k}, but the pieces of {name}.parquet hold "
                       f"{int(n_sk.max()) if n_sk.size else 0} skill(s)")
-    width = cfg.vocab if cfg.task == "slots" else cfg.bits_per_skill
+    width = cfg.vocab if cfg.task != "parity" else cfg.bits_per_skill
     if corpus.tables.shape[1] != width:
-        what = "vocab" if cfg.task == "slots" else "bits_per_skill"
+        what = "vocab" if cfg.task != "parity" else "bits_per_skill"
         raise lie(f"config says {what} = {width}, but the skill tables of skills.parquet "
                   f"have {corpus.tables.shape[1]} columns")
     if "mu1" in sk_df.columns:

@@ -102,7 +102,7 @@ class CorpusShape:
 
     Attributes
     ----------
-    task : ``"slots"`` or ``"parity"``.
+    task : ``"slots"``, ``"chain"`` or ``"parity"``.
     n_skills, n_values, n_bits : |S|, V (parity: 2), data bits (slots: 0).
     k : skill columns of a training piece.
     n_train : pieces of the train split.
@@ -187,7 +187,7 @@ def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int) -
     """N(w), the parameters of the model of width `width` (`sim.learners.trained.model`):
     ``slots`` 3 w^2 + (|S| + 2V + 2) w + V; ``parity`` (|S| + n_bits + 2) w + 1."""
     w, s, v = int(width), int(n_skills), int(n_values)
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return 3 * w * w + (s + 2 * v + 2) * w + v
     return (s + int(n_bits) + 2) * w + 1
 
@@ -199,7 +199,7 @@ def macs_per_question(task: str, n_skills: int, n_values: int, n_bits: int, widt
     piece of `m` skill columns) the one-hot control bits (m |S|) and both layers
     ((|S| + n_bits) w + w)."""
     w = float(width)
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return 3.0 * w * w + w * n_values
     return float(m) * n_skills + (float(n_skills) + n_bits) * w + w
 
@@ -214,7 +214,7 @@ def activation_floats(task: str, n_skills: int, n_values: int, n_bits: int, widt
     skills (m |S|), control bits, input row, hidden pre- and post-relu, the logit pair.
     """
     w = float(width)
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return float(m) * (10.0 * w + 3.0 * n_values + 8.0)
     return float(m) * n_skills + 2.0 * n_skills + 2.0 * n_bits + 2.0 * w + 8.0
 

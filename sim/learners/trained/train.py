@@ -51,6 +51,7 @@ __all__ = [
     "predict",
     "noisy_cross_entropy",
     "Hyper",
+    "lr_schedule",
     "TrainingDiverged",
 ]
 
@@ -97,7 +98,7 @@ def _arrays(split, spec: ModelSpec, rows: slice | None = None) -> dict:
     """Host arrays of a split's pieces: skills, inputs, labels, answers, question mask."""
     sl = rows if rows is not None else slice(None)
     skills = np.ascontiguousarray(split.skills[sl], dtype=np.int32)
-    if spec.task == "slots":
+    if spec.task != "parity":
         inputs = np.ascontiguousarray(split.inputs[sl], dtype=np.int32)
         q = split.answers.shape[1]
         qmask = np.arange(q)[None, :] < np.asarray(split.n_slots[sl])[:, None]
@@ -134,11 +135,29 @@ class Hyper:
     warmup: int
 
 
-def _optimizer(h: Hyper):
-    """AdamW with a linear warm-up to `lr` then cosine decay to lr/10 over the steps."""
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, h.lr, max(h.warmup, 0), h.steps, end_value=h.lr / 10)
-    return optax.adamw(schedule, weight_decay=h.weight_decay)
+def lr_schedule(h: Hyper, horizon):
+    """The learning rate at step `count`: a linear warm-up from 0 to `h.lr` over ``warmup``
+    steps, then a cosine decay to lr/10 at ``steps`` (optax's
+    ``warmup_cosine_decay_schedule``), with ``horizon = [steps, warmup]`` a traced float32[2]:
+    cells that differ only in their number of steps share one compiled program."""
+    total, warm = horizon[0], horizon[1]
+    end = h.lr / 10
+
+    def lr(count):
+        t = jnp.asarray(count, jnp.float32)
+        up = h.lr * t / jnp.maximum(warm, 1.0)
+        frac = jnp.clip((t - warm) / jnp.maximum(total - warm, 1.0), 0.0, 1.0)
+        down = end + (h.lr - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+        return jnp.where(t < warm, up, down)
+
+    return lr
+
+
+def _optimizer(h: Hyper, horizon=None):
+    """AdamW with `lr_schedule` (`horizon` None: ``[h.steps, h.warmup]``)."""
+    if horizon is None:
+        horizon = jnp.asarray([h.steps, max(h.warmup, 0)], jnp.float32)
+    return optax.adamw(lr_schedule(h, horizon), weight_decay=h.weight_decay)
 
 
 @partial(jax.jit, static_argnums=(1, 2))
@@ -149,13 +168,14 @@ def _start(words, spec: ModelSpec, h: Hyper):
     return params, _optimizer(h).init(params), jax.random.wrap_key_data(words[1])
 
 
-@partial(jax.jit, static_argnums=(6, 7))
-def _run_block(params, state, ts, data, n_data, key, spec: ModelSpec, h: Hyper):
+@partial(jax.jit, static_argnums=(7, 8))
+def _run_block(params, state, ts, data, n_data, key, horizon, spec: ModelSpec, h: Hyper):
     """The AdamW steps ``ts`` (int32[n], their global indices) fused with `jax.lax.scan`, on
     minibatches from the first `n_data` rows of `data` (a traced scalar: every D of a ladder
-    shares one compiled program); returns the new parameters, optimiser state and the n
-    minibatch losses."""
-    opt = _optimizer(h)
+    shares one compiled program), the learning rate following `lr_schedule` over `horizon`
+    (traced too: so does every number of steps); returns the new parameters, optimiser
+    state and the n minibatch losses."""
+    opt = _optimizer(h, horizon)
 
     def step(carry, t):
         params, state = carry
@@ -258,8 +278,11 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
     dev = resolve_device(device)
     spec = model_spec(corpus, width)
 
-    hyper = Hyper(steps=int(steps), batch=int(batch), lr=float(lr),
-                  weight_decay=float(weight_decay), warmup=min(int(warmup), int(steps) - 1))
+    warmup = min(int(warmup), int(steps) - 1)
+    # steps and warm-up enter the program as the traced `horizon`, not as static values
+    hyper = Hyper(steps=0, batch=int(batch), lr=float(lr), weight_decay=float(weight_decay),
+                  warmup=0)
+    horizon = jnp.asarray([steps, max(warmup, 0)], jnp.float32)
 
     t0 = time.perf_counter()
     host = _arrays(corpus.splits["train"], spec)  # all of it; steps draw from the first D
@@ -269,14 +292,14 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         sizes = [block] * (steps // block) + ([steps % block] if steps % block else [])
         d = jnp.asarray(n_data, dtype=jnp.int32)
         compiled = {n: _run_block.lower(params, state, jnp.arange(n, dtype=jnp.int32), data,
-                                        d, data_key, spec, hyper).compile()
+                                        d, data_key, horizon, spec, hyper).compile()
                     for n in sorted(set(sizes))}
         compile_s = time.perf_counter() - t0
         t1, c1 = time.perf_counter(), time.process_time()
         curve, done = [], 0
         for n in sizes:
             ts = jnp.arange(done, done + n, dtype=jnp.int32)
-            params, state, losses = compiled[n](params, state, ts, data, d, data_key)
+            params, state, losses = compiled[n](params, state, ts, data, d, data_key, horizon)
             done += n
             curve.append([done, float(np.asarray(losses, dtype=np.float64).mean())])
             raise_if_interrupted()  # a Ctrl-C that JAX swallowed still stops training
@@ -387,7 +410,7 @@ def predict(corpus, params, spec: ModelSpec | None = None, *, device: str = "cpu
                 for name in ("skills", "inputs", "answers"):
                     a = host[name][lo:hi]
                     if pad:
-                        fill = -1 if name != "inputs" or spec.task == "slots" else 0
+                        fill = -1 if name != "inputs" or spec.task != "parity" else 0
                         a = np.concatenate([a, np.full((pad,) + a.shape[1:], fill, a.dtype)])
                     args.append(jnp.asarray(a))
                 outs.append([np.asarray(o)[: hi - lo] for o in _evaluate(p, *args, spec, noise)])
