@@ -204,7 +204,7 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
                seeds: Sequence[int] = (0,), *, steps: int = 2000, batch: int = 256,
                lr: float = 3e-3, weight_decay: float = 1e-4, block: int | None = None,
                device: str = "cpu", workers: int = 1, scheduler: str | None = None,
-               progress: bool = False) -> list:
+               progress: bool = False, model: str = "mlp") -> list:
     """Train every cell of a ladder and predict the corpus's evaluation splits.
 
     Parameters
@@ -222,6 +222,7 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
         An existing Dask scheduler's address (its workers should run one thread each).
     progress : bool
         A rich progress bar with ETA on stderr.
+    model : ``"mlp"`` or ``"transformer"`` (`sim.learners.trained.model.MODELS`).
 
     Returns
     -------
@@ -237,10 +238,11 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
 
     resolve_device(device)
     train_kw = {"steps": int(steps), "batch": int(batch), "lr": float(lr),
-                "weight_decay": float(weight_decay), "device": device}
+                "weight_decay": float(weight_decay), "device": device, "model": model}
     if block is not None:
         train_kw["block"] = _check("block", block, 1)
-    costs = [cell_cost(param_count(model_spec(corpus, c.width)), steps, batch) for c in cells]
+    costs = [cell_cost(param_count(model_spec(corpus, c.width, model)), steps, batch)
+             for c in cells]
     results: list = [None] * len(cells)
     if scheduler is None and workers == 1:
         with _Bar(progress, costs, "sim train") as bar:
