@@ -288,3 +288,65 @@ def test_matmul_rate_is_measured():
     r = matmul_flops(128, repeat=2)
     assert r["n"] == 128 and r["seconds"] > 0
     assert r["flops_per_s"] == pytest.approx(2 * 128 ** 3 / r["seconds"])
+
+
+# ------------------------------------------------------------------------------ the CLI
+
+
+def test_cli_refuses_a_transformer_too_wide_before_any_work(cli_runner, tmp_path, monkeypatch):
+    from sim import limits
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 1 << 30)  # 1 GiB, on any machine
+    w = 8
+    while 4.0 * cost.PARAM_COPIES * cost.n_params("slots", 10, 16, 0, w,
+                                                  model="transformer") < (1 << 30):
+        w *= 2
+    code, out, err = cli_runner("train", "--model", "transformer", "--skills", "10", "--k", "2",
+                                "--widths", f"8,{w}", "--data", "50", "--steps", "5",
+                                "--out", str(tmp_path / "out"))
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("sim: error: --widths: "), err
+    assert f"w = {w:,}" in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_cli_train_transformer_end_to_end(cli_runner, tmp_path):
+    import json
+
+    code, out, err = cli_runner("train", "--model", "transformer", "--skills", "12", "--k", "2",
+                                "--vocab", "6", "--widths", "8,16", "--data", "300,600",
+                                "--steps", "200", "--batch", "64", "--lr", "1e-2", "--boot",
+                                "0", "--no-plots", "--out", str(tmp_path / "runs"), "--run-id",
+                                "r", "--json")
+    assert code == 0, err
+    models = json.loads(out)["models"]
+    want = sorted(cost.n_params("slots", 12, 6, 0, w, model="transformer") for w in (8, 16))
+    assert sorted({m["params"] for m in models}) == want  # N is the non-embedding count
+    assert all(m["steps"] == 200 and m["samples_per_s"] > 0 for m in models)
+
+
+@pytest.mark.slow
+def test_bench_train_reports_both_families(cli_runner, monkeypatch):
+    import json
+
+    import sim.cli.train as cli_train
+    from sim.learners.trained import bench
+
+    # the benchmark of a tiny ladder: the default corpus settings shrunk, two widths each
+    tiny = {"slots": dict(cli_train.DEFAULTS["slots"], corpus={"n_skills": 10, "k": 2,
+                                                               "vocab": 6}, data=[400],
+                          widths=[8, 16], batch=32)}
+    monkeypatch.setattr(cli_train, "DEFAULTS", tiny)
+    monkeypatch.setattr(tf, "LADDER_DEFAULTS", {"slots": {"widths": [8, 16], "batch": 32}})
+    full = bench.run_train_bench
+    monkeypatch.setattr(bench, "run_train_bench", lambda corpus, families, steps, device: full(
+        corpus, families, steps=20, device=device, matmul_n=256))
+    code, out, err = cli_runner("bench", "--train", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    rows = res["rows"]
+    assert [(r["model"], r["width"]) for r in rows] == [("mlp", 8), ("mlp", 16),
+                                                        ("transformer", 8), ("transformer", 16)]
+    for r in rows:
+        assert r["samples_per_s"] > 0 and r["mfu"] > 0
+        assert r["flops_per_s"] == pytest.approx(r["mfu"] * res["matmul"]["flops_per_s"])
