@@ -301,8 +301,8 @@ def test_cli_refuses_a_transformer_too_wide_before_any_work(cli_runner, tmp_path
     while 4.0 * cost.PARAM_COPIES * cost.n_params("slots", 10, 16, 0, w,
                                                   model="transformer") < (1 << 30):
         w *= 2
-    code, out, err = cli_runner("train", "--model", "transformer", "--skills", "10", "--k", "2",
-                                "--widths", f"8,{w}", "--data", "50", "--steps", "5",
+    code, out, err = cli_runner("train", "--model", "transformer", "--skills", "100", "--k",
+                                "2", "--widths", f"8,{w}", "--data", "50", "--steps", "5",
                                 "--out", str(tmp_path / "out"))
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("sim: error: --widths: "), err
@@ -313,14 +313,16 @@ def test_cli_refuses_a_transformer_too_wide_before_any_work(cli_runner, tmp_path
 def test_cli_train_transformer_end_to_end(cli_runner, tmp_path):
     import json
 
+    # the default task (chain)
     code, out, err = cli_runner("train", "--model", "transformer", "--skills", "12", "--k", "2",
-                                "--vocab", "6", "--widths", "8,16", "--data", "300,600",
+                                "--heldout-top", "6", "--vocab", "6", "--widths", "8,16",
+                                "--data", "300,600",
                                 "--steps", "200", "--batch", "64", "--lr", "1e-2", "--boot",
                                 "0", "--no-plots", "--out", str(tmp_path / "runs"), "--run-id",
                                 "r", "--json")
     assert code == 0, err
     models = json.loads(out)["models"]
-    want = sorted(cost.n_params("slots", 12, 6, 0, w, model="transformer") for w in (8, 16))
+    want = sorted(cost.n_params("chain", 12, 6, 0, w, model="transformer") for w in (8, 16))
     assert sorted({m["params"] for m in models}) == want  # N is the non-embedding count
     assert all(m["steps"] == 200 and m["samples_per_s"] > 0 for m in models)
 
@@ -333,11 +335,11 @@ def test_bench_train_reports_both_families(cli_runner, monkeypatch):
     from sim.learners.trained import bench
 
     # the benchmark of a tiny ladder: the default corpus settings shrunk, two widths each
-    tiny = {"slots": dict(cli_train.DEFAULTS["slots"], corpus={"n_skills": 10, "k": 2,
+    tiny = {"chain": dict(cli_train.DEFAULTS["chain"], corpus={"n_skills": 10, "k": 2,
                                                                "vocab": 6}, data=[400],
                           widths=[8, 16], batch=32)}
     monkeypatch.setattr(cli_train, "DEFAULTS", tiny)
-    monkeypatch.setattr(tf, "LADDER_DEFAULTS", {"slots": {"widths": [8, 16], "batch": 32}})
+    monkeypatch.setattr(tf, "LADDER_DEFAULTS", {"chain": {"widths": [8, 16], "batch": 32}})
     full = bench.run_train_bench
     monkeypatch.setattr(bench, "run_train_bench", lambda corpus, families, steps, device: full(
         corpus, families, steps=20, device=device, matmul_n=256))
@@ -350,3 +352,20 @@ def test_bench_train_reports_both_families(cli_runner, monkeypatch):
     for r in rows:
         assert r["samples_per_s"] > 0 and r["mfu"] > 0
         assert r["flops_per_s"] == pytest.approx(r["mfu"] * res["matmul"]["flops_per_s"])
+
+
+def test_chain_pieces_read_their_one_input_then_the_skills_in_order():
+    corpus = make_corpus(CorpusConfig(task="chain", n_skills=12, k=3, vocab=6, n_pieces=50,
+                                      n_test=20, n_wide=10, seed=5))
+    split = corpus.splits["wide"]
+    spec = model_spec(corpus, 8, "transformer")
+    tok, valid, qpos = tf.layout(spec, jnp.asarray(split.skills), jnp.asarray(split.inputs))
+    tok = np.asarray(tok)
+    none = spec.n_skills + spec.n_values + 1
+    m = split.skills.shape[1]
+    assert tok.shape == (len(split), 2 * m) and qpos == tuple(range(1, 2 * m, 2))
+    for row in range(len(split)):
+        n = int(split.n_slots[row])
+        np.testing.assert_array_equal(tok[row, 0: 2 * n: 2], split.skills[row, :n])
+        assert tok[row, 1] == spec.n_skills + split.inputs[row, 0]  # y_0 = x
+        assert np.all(tok[row, 3: 2 * n: 2] == none)  # later inputs are the chain's own

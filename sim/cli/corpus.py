@@ -23,9 +23,10 @@ class _Wide(click.ParamType):
 
 
 @click.command()
-@click.option("--task", type=click.Choice(["slots", "parity"]), default="slots",
+@click.option("--task", type=click.Choice(["slots", "chain", "parity"]), default="slots",
               show_default=True,
               help="slots: k cloze questions per piece, one random table [V]->[V] per skill; "
+                   "chain: the same tables composed, question i asks g_{s_i}(...g_{s_1}(x)); "
                    "parity: the parity of the union of the skills' data-bit subsets.")
 @click.option("--skills", "n_skills", type=SIZE, default=100, show_default=True,
               help="|S|, the number of skills.")
@@ -35,7 +36,7 @@ class _Wide(click.ParamType):
 @click.option("--skill-dist", default="zipf:1", show_default=True,
               help="Skill measure mu1: uniform or zipf:A (A > 0).")
 @click.option("--vocab", type=SIZE, default=16, show_default=True,
-              help="slots: V, the size of each skill's input and answer alphabet.")
+              help="slots, chain: V, the size of each skill's input and answer alphabet.")
 @click.option("--noise", type=FLOAT, default=0.0, show_default=True,
               help="Label noise epsilon on the labels (a known irreducible entropy).")
 @click.option("--bits", "n_bits", type=SIZE, default=16, show_default=True,
@@ -50,6 +51,9 @@ class _Wide(click.ParamType):
 @click.option("--heldout-triples", type=SIZE, default=None,
               help="Skill triples never together in a training piece [default: 10 if k >= 3; at "
                    "most C(skills, 3)/10].")
+@click.option("--heldout-top", type=SIZE, default=None,
+              help="Draw the held-out tuples among this many most frequent skills "
+                   "[default: among all].")
 @click.option("--test", "n_test", type=SIZE, default=10_000, show_default=True,
               help="Test pieces (fresh pieces of the training distribution).")
 @click.option("--wide", "wide", type=_Wide(), default=None,
@@ -64,8 +68,8 @@ class _Wide(click.ParamType):
               help="Folder to write (must not exist).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def corpus(task, n_skills, k, n_pieces, skill_dist, vocab, noise, n_bits, bits_per_skill,
-           frac_single, heldout_pairs, heldout_triples, n_test, wide, n_wide, pieces_per_tuple,
-           seed, out, as_json):
+           frac_single, heldout_pairs, heldout_triples, heldout_top, n_test, wide, n_wide,
+           pieces_per_tuple, seed, out, as_json):
     """Write a learnable corpus drawn from the skill graph.
 
     Training pieces are the skill graph's pieces (the graph of `sim graph` with the same
@@ -82,7 +86,7 @@ def corpus(task, n_skills, k, n_pieces, skill_dist, vocab, noise, n_bits, bits_p
                        skill_dist=skill_dist, vocab=vocab, noise=noise, n_bits=n_bits,
                        bits_per_skill=bits_per_skill, frac_single=frac_single,
                        heldout_pairs=heldout_pairs, heldout_triples=heldout_triples,
-                       n_test=n_test, wide_kprimes=wide, n_wide=n_wide,
+                       heldout_top=heldout_top, n_test=n_test, wide_kprimes=wide, n_wide=n_wide,
                        pieces_per_tuple=pieces_per_tuple, seed=seed).validated()
     dest = Path(out)
     if dest.exists():
@@ -107,7 +111,7 @@ def corpus(task, n_skills, k, n_pieces, skill_dist, vocab, noise, n_bits, bits_p
         return
     ex = c.extra
     click.echo(f"sim corpus: {cfg.task}, |S|={cfg.n_skills}, k={cfg.k}, {cfg.skill_dist}, "
-               + (f"V={cfg.vocab}" if cfg.task == "slots" else
+               + (f"V={cfg.vocab}" if cfg.task in ("slots", "chain") else
                   f"{cfg.n_bits} bits, {cfg.bits_per_skill}/skill, "
                   f"{cfg.frac_single:g} single-skill")
                + f", noise {cfg.noise:g} (irreducible {cfg.entropy:.4g} nats/question), "

@@ -13,62 +13,85 @@ from sim.cli.options import FLOAT, INT_LIST, INT_RANGE, SIZE, echo_json
 
 __all__ = ["train", "DEFAULTS"]
 
+#: the corpus and ladder of the compositional default and of its composition-free control:
+#: a thousand Zipf-distributed skills with label noise, so that no model of the ladder learns
+#: them all (the rare ones are the unlearned tail) and the irreducible loss is known exactly;
+#: 8 widths spanning 2.5 decades of N(w), 4 data sizes spanning 1.5 decades of D, 3 seeds,
+#: every cell trained for the same number of epochs over its D pieces (docs/trained.md)
+_LADDER = {
+    "corpus": {"n_skills": 1000, "k": 3, "vocab": 8, "skill_dist": "zipf:1.3", "noise": 0.2,
+               "heldout_top": 60},
+    "widths": [2, 4, 9, 19, 40, 83, 174, 362], "data": [1000, 3200, 10000, 32000],
+    "seeds": [0, 1, 2], "epochs": 4.0, "steps": None, "batch": 100, "lr": 3e-3,
+}
+
 #: per task: the corpus (CorpusConfig fields), the ladder and the optimisation settings that
-#: `sim train` uses unless told otherwise (tuned to finish within minutes on two cores)
+#: `sim train` uses unless told otherwise (tuned to finish within minutes on two cores).
+#: ``epochs`` set: each cell takes `sim.learners.trained.ladder.epoch_steps` steps; else
+#: every cell takes ``steps``.
 DEFAULTS = {
-    "slots": {
-        "corpus": {"n_skills": 100, "k": 3, "vocab": 16, "skill_dist": "zipf:1",
-                   "noise": 0.0},
-        "widths": [4, 8, 16, 32, 64, 128], "data": [2000, 6000, 20000],
-        "steps": 2000, "batch": 256, "lr": 3e-3,
-    },
+    "chain": _LADDER,
+    "slots": _LADDER,
     "parity": {
         "corpus": {"n_skills": 20, "k": 2, "n_bits": 16, "bits_per_skill": 1,
                    "skill_dist": "zipf:1", "noise": 0.0},
         "widths": [8, 16, 32, 64, 128, 256, 512], "data": [20000, 60000, 200000],
-        "steps": 10000, "batch": 512, "lr": 3e-3,
+        "seeds": [0], "epochs": None, "steps": 10000, "batch": 512, "lr": 3e-3,
     },
 }
 
 _CORPUS_OPTIONS = {"n_skills": "--skills", "k": "--k", "vocab": "--vocab", "noise": "--noise",
                    "skill_dist": "--skill-dist", "n_bits": "--bits",
-                   "bits_per_skill": "--bits-per-skill", "corpus_seed": "--corpus-seed"}
+                   "bits_per_skill": "--bits-per-skill", "heldout_top": "--heldout-top",
+                   "corpus_seed": "--corpus-seed"}
 
 
 def _defaults_help() -> str:
     out = []
     for task, d in DEFAULTS.items():
         c = ", ".join(f"{_CORPUS_OPTIONS[k]} {v}" for k, v in d["corpus"].items())
+        how = (f"--epochs {d['epochs']:g}" if d["epochs"] is not None
+               else f"--steps {d['steps']}")
         out.append(f"{task}: {c}, --widths {','.join(map(str, d['widths']))}, --data "
-                   f"{','.join(map(str, d['data']))}, --steps {d['steps']}, --batch "
-                   f"{d['batch']}, --lr {d['lr']:g}.")
+                   f"{','.join(map(str, d['data']))}, --seeds "
+                   f"{','.join(map(str, d['seeds']))}, {how}, --batch {d['batch']}, "
+                   f"--lr {d['lr']:g}.")
     return "\b\nDefaults per task:\n" + "\n".join(out)
 
 
 @click.command(epilog=_defaults_help())
-@click.option("--task", type=click.Choice(["slots", "parity"]), default="slots",
-              show_default=True, help="The corpus family (when generating one).")
+@click.option("--task", type=click.Choice(["chain", "slots", "parity"]), default="chain",
+              show_default=True,
+              help="The corpus family (when generating one): chain (question i composes the "
+                   "tables of skills 1..i), slots (its composition-free control: question i "
+                   "asks skill i alone) or parity.")
 @click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False),
               help="Train on a corpus written by `sim corpus` instead of generating one.")
 @click.option("--skills", "n_skills", type=SIZE, help="|S| of the generated corpus.")
 @click.option("--k", type=SIZE, help="Skills per training piece.")
-@click.option("--vocab", type=SIZE, help="slots: V, each skill's alphabet.")
+@click.option("--vocab", type=SIZE, help="chain, slots: V, each skill's alphabet.")
 @click.option("--noise", type=FLOAT, help="Label noise epsilon.")
 @click.option("--skill-dist", help="Skill measure: uniform or zipf:A.")
 @click.option("--bits", "n_bits", type=SIZE, help="parity: data bits per piece.")
 @click.option("--bits-per-skill", type=SIZE, help="parity: data bits each skill owns.")
+@click.option("--heldout-top", type=SIZE,
+              help="Draw the held-out pairs and triples among this many most frequent skills.")
 @click.option("--corpus-seed", type=SIZE, default=0, show_default=True,
               help="Seed of the generated corpus.")
 @click.option("--widths", type=INT_LIST,
               help="Model widths w (the size knob; N(w) in sim.learners.trained.model).")
 @click.option("--data", "n_datas", type=INT_LIST,
               help="Data sizes D: distinct training pieces (the first D of the train split).")
-@click.option("--steps", type=SIZE, help="AdamW steps per model.")
+@click.option("--steps", type=SIZE,
+              help="AdamW steps per model, the same for every D (instead of --epochs).")
+@click.option("--epochs", type=FLOAT,
+              help="Passes over each cell's D pieces (steps = epochs x D / batch, rounded to "
+                   "whole blocks), instead of --steps.")
 @click.option("--batch", type=SIZE, help="Pieces per minibatch.")
 @click.option("--lr", type=FLOAT, help="Peak learning rate (warm-up, then cosine to lr/10).")
 @click.option("--weight-decay", type=FLOAT, default=1e-4, show_default=True,
               help="AdamW's decoupled weight decay.")
-@click.option("--seeds", type=INT_RANGE, default="0", show_default=True,
+@click.option("--seeds", type=INT_RANGE,
               help="Training seeds: a:b (b excluded) or a list.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="1: in this process (no Dask). N > 1: a Dask LocalCluster of N "
@@ -93,7 +116,8 @@ def _defaults_help() -> str:
               help="Print one JSON object (run summary, models, timings); no progress bar.")
 @click.pass_context
 def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, bits_per_skill,
-          corpus_seed, widths, n_datas, steps, batch, lr, weight_decay, seeds, workers,
+          heldout_top, corpus_seed, widths, n_datas, steps, epochs, batch, lr, weight_decay,
+          seeds, workers,
           scheduler, model, device, n_boot, out, run_id, no_plots, yes, as_json):
     """Train a ladder of small networks on a learnable corpus and measure them.
 
@@ -104,7 +128,8 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     "10x scale doubles k". E.g.
 
     \b
-        sim train                      # slots, 6 widths x 3 data sizes
+        sim train                      # chain, 8 widths x 4 data sizes x 3 seeds
+        sim train --task slots         # the composition-free control
         sim train --task parity
         sim train --widths 8,32 --data 5000 --steps 500 --workers 2
 
@@ -138,7 +163,8 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         raise ParameterError("--out", f"{out!r} is not a folder")
 
     given = {"n_skills": n_skills, "k": k, "vocab": vocab, "noise": noise,
-             "skill_dist": skill_dist, "n_bits": n_bits, "bits_per_skill": bits_per_skill}
+             "skill_dist": skill_dist, "n_bits": n_bits, "bits_per_skill": bits_per_skill,
+             "heldout_top": heldout_top}
     given = {key: v for key, v in given.items() if v is not None}
     seed_given = ctx.get_parameter_source("corpus_seed") is not click.core.ParameterSource.DEFAULT
     task_given = ctx.get_parameter_source("task") is not click.core.ParameterSource.DEFAULT
@@ -167,12 +193,23 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         if n_train is not None:
             n_datas = [d for d in n_datas if d < n_train] + [n_train]
     widths = widths or defaults["widths"]
-    steps = defaults["steps"] if steps is None else steps
+    seeds = list(defaults["seeds"]) if seeds is None else seeds
+    if steps is not None and epochs is not None:
+        raise ParameterError("--epochs", "cannot be combined with --steps (each sets the "
+                             "cells' steps); give one")
+    if steps is None and epochs is None:
+        steps, epochs = defaults["steps"], defaults["epochs"]
     batch = defaults["batch"] if batch is None else batch
     lr = defaults["lr"] if lr is None else lr
     # everything checked before the corpus is drawn or anything trained
+    from sim.learners.trained.ladder import ladder_steps
+
     ladder_cells(widths, n_datas, seeds, n_train=n_train)
-    check_settings(steps, batch, lr, weight_decay, workers, scheduler)
+    check_settings(1 if steps is None else steps, batch, lr, weight_decay, workers, scheduler)
+    per_d = ladder_steps(n_datas, steps, epochs, batch, _block(epochs, batch, n_datas))
+    # the cost check takes the cells' mean steps (a cell's cost is linear in its steps)
+    mean_steps = max(1, round(sum(per_d.values()) / len(per_d)))
+    ref = dict(defaults, steps=mean_steps if defaults["steps"] is None else defaults["steps"])
     from sim.learners.trained.cost import CorpusShape, check_ladder
     from sim.learners.trained.train import resolve_device
 
@@ -186,8 +223,8 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         shape = CorpusShape.from_config(cfg)
     else:
         shape = CorpusShape.from_corpus(corpus)
-    check_ladder(shape, widths, n_datas, seeds, steps, batch, workers=workers,
-                 scheduler=scheduler, device=device, yes=yes, defaults=defaults, model=model)
+    check_ladder(shape, widths, n_datas, seeds, mean_steps, batch, workers=workers,
+                 scheduler=scheduler, device=device, yes=yes, defaults=ref, model=model)
     if corpus_dir is None:
         from sim.corpus import make_corpus
 
@@ -199,8 +236,9 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
 
     progress = (not as_json) and sys.stderr.isatty()
     t0 = time.perf_counter()
-    models = run_ladder(corpus, widths, n_datas, seeds, steps=steps, batch=batch, lr=lr,
-                        weight_decay=weight_decay, device=device, workers=workers,
+    models = run_ladder(corpus, widths, n_datas, seeds, steps=1 if steps is None else steps,
+                        epochs=epochs, block=_block(epochs, batch, n_datas), batch=batch,
+                        lr=lr, weight_decay=weight_decay, device=device, workers=workers,
                         scheduler=scheduler, progress=progress, model=model)
     train_s = time.perf_counter() - t0
     run = measure_ladder(corpus, models, n_boot=n_boot, progress=progress)
@@ -214,6 +252,17 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
                        scheduler=scheduler, device=device))
         return
     _print_human(run, workers, scheduler)
+
+
+def _block(epochs, batch: int, n_datas) -> int | None:
+    """Steps per compiled block: with ``--epochs``, the steps of one epoch of the smallest D
+    (at most `sim.learners.trained.train.DEFAULT_BLOCK`), so that every cell's steps are whole
+    blocks of one length and each width compiles one training program; else the default."""
+    if epochs is None:
+        return None
+    from sim.learners.trained.train import DEFAULT_BLOCK
+
+    return max(1, min(DEFAULT_BLOCK, round(min(int(d) for d in n_datas) / int(batch))))
 
 
 def _model_rows(run) -> list[dict]:
@@ -266,7 +315,7 @@ def _print_human(run, workers, scheduler) -> None:
 
     cfg = run.corpus_config
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-    what = (f"V={cfg['vocab']}" if cfg["task"] == "slots" else
+    what = (f"V={cfg['vocab']}" if cfg["task"] in ("slots", "chain") else
             f"{cfg['n_bits']} bits, {cfg['bits_per_skill']}/skill")
     t = Table(title=f"sim train: {cfg['task']}, |S|={cfg['n_skills']}, k={cfg['k']}, {what}, "
               f"{cfg['skill_dist']}, noise {cfg['noise']:g}", title_justify="left")

@@ -3,15 +3,18 @@
 Every random choice is a counter-based draw (`sim.engine.rng`) keyed by the root seed and a
 position, so the same config gives the same bytes.
 
-- **Skill functions.** ``slots``: ``g_s(x) = draw_index(u64(key_tables, s·V + x), V)``, a random
-  table [V] → [V] (not a bijection). ``parity``: skill s owns the ``bits_per_skill`` data bits
-  with the smallest ``uniform(key_tables, s·n_bits + b)`` (a random subset).
+- **Skill functions.** ``slots`` and ``chain``: ``g_s(x) = draw_index(u64(key_tables, s·V + x),
+  V)``, a random table [V] → [V] (not a bijection). ``parity``: skill s owns the
+  ``bits_per_skill`` data bits with the smallest ``uniform(key_tables, s·n_bits + b)`` (a
+  random subset).
 - **Held-out tuples.** Pairs (then triples) of distinct skills drawn uniformly from S,
   duplicates skipped; a triple that contains a held-out pair is skipped too (it is held out
   already). Uniform, not mu1: under a Zipf mu1 a pair of frequent skills sits in a large
   share of the graph's pieces (the two most frequent of 100 skills under zipf:1 share about
   one piece in ten at k = 3), and dropping those pieces would bend the training distribution
-  away from the graph's; uniform tuples cost a fraction of a percent of the pieces.
+  away from the graph's; uniform tuples cost a fraction of a percent of the pieces. With
+  ``heldout_top`` = M the tuples are drawn uniformly among the M most frequent skills (the
+  skill ids are sorted by mu1, most frequent first, so these are skills 0..M−1).
 - **train.** The skill graph is ``sim.engine.graph.skill_graph(n_skills, ·, k,
   skill_dist=..., seed=seed)`` — the graph of ``sim graph`` / ``sim run`` with the same seed.
   Training pieces are its pieces 0, 1, 2, … in order, **dropping** every piece that contains a
@@ -27,13 +30,16 @@ position, so the same config gives the same bytes.
 - **wide.** For each k' in ``wide_kprimes``: the first ``n_wide`` pieces of a skill graph of
   degree k' with its own stream ``stream_key(seed, "corpus", "wide", k')``.
 - **Questions.** ``slots``: question i of a piece at position t asks g_{s_i}(x_i) with
-  ``x_i = draw_index(u64(key_inputs, t, i), V)``. ``parity``: one question, the parity of the
+  ``x_i = draw_index(u64(key_inputs, t, i), V)``. ``chain``: one input
+  ``x = draw_index(u64(key_inputs, t, 0), V)`` (stored in column 0 of ``inputs``, the other
+  columns −1) and question i asks ``y_i = g_{s_i}(y_{i−1})``, ``y_0 = x``, on the clean
+  answers. ``parity``: one question, the parity of the
   data bits (64 per draw ``u64(key_inputs, t, block)``) on the union of the skills' subsets.
   Train and test pieces use the graph index as their position (one stream), heldout and wide
   pieces their own streams.
 - **Labels.** The answer, except with probability ε (``uniform(key_noise, t, 2i) < ε``) a
-  uniformly random other value (``slots``: ``answer + 1 + draw_index(u64(key_noise, t, 2i+1),
-  V − 1) mod V``; ``parity``: the flipped bit).
+  uniformly random other value (``slots``, ``chain``: ``answer + 1 +
+  draw_index(u64(key_noise, t, 2i+1), V − 1) mod V``; ``parity``: the flipped bit).
 
 Piece ids run 0, 1, 2, … over train, test, heldout, wide, in that order.
 """
@@ -45,7 +51,7 @@ import math
 
 import numpy as np
 
-from sim.corpus.config import CorpusConfig
+from sim.corpus.config import TABLE_TASKS, CorpusConfig
 from sim.corpus.cooccur import mark_cooccurring_pieces, pieces_containing
 from sim.corpus.types import Corpus, Split
 from sim.engine.rng import draw_index_np, stream_key, u64_np, uniform_np
@@ -67,7 +73,7 @@ def skill_tables(cfg: CorpusConfig) -> np.ndarray:
     """The skill functions: ``slots`` int32[|S|, V] (g_s(x)); ``parity`` int32[|S|, m] (sorted
     data-bit subsets)."""
     n = cfg.n_skills
-    if cfg.task == "slots":
+    if cfg.task in TABLE_TASKS:
         v = cfg.vocab
         pos = np.arange(n * v, dtype=np.int64)
         return draw_index_np(u64_np(_key(cfg, "tables"), pos), v).astype(np.int32).reshape(n, v)
@@ -117,7 +123,8 @@ def _unique_rows(rows: np.ndarray) -> np.ndarray:
 def heldout_tuples(cfg: CorpusConfig, mu1: np.ndarray) -> np.ndarray:
     """The held-out pairs and triples, int32 (h, 3), sorted within rows, −1-padded.
 
-    Drawn uniformly over skills (module docstring); `mu1` only sets |S|."""
+    Drawn uniformly over skills, or over the ``heldout_top`` most frequent ones (module
+    docstring); `mu1` only sets |S|."""
     out = np.full((cfg.heldout_pairs + cfg.heldout_triples, 3), -1, dtype=np.int32)
     if cfg.heldout_pairs + cfg.heldout_triples == 0:
         return out
@@ -133,7 +140,9 @@ def heldout_tuples(cfg: CorpusConfig, mu1: np.ndarray) -> np.ndarray:
                                      f"cannot find {want} distinct tuples under this skill "
                                      f"measure; ask for fewer")
             pos = np.arange(start, start + batch, dtype=np.int64)
-            uniform = np.full(mu1.shape[0], 1.0 / mu1.shape[0])
+            pool = mu1.shape[0] if cfg.heldout_top is None else cfg.heldout_top
+            uniform = np.zeros(mu1.shape[0])
+            uniform[np.argsort(-mu1, kind="stable")[:pool]] = 1.0 / pool
             cand = np.sort(_successive(_key(cfg, "heldout-tuples", m), pos, m, uniform), axis=1)
             if m == 3 and pairs.shape[0]:
                 cand = cand[~pieces_containing(cand, pairs)]
@@ -190,13 +199,19 @@ def _questions(cfg: CorpusConfig, tables: np.ndarray, skills: np.ndarray, pos: n
         x = np.where(valid, x, -1).astype(np.int32)
         ans = np.where(valid, tables[np.where(valid, skills, 0), np.where(valid, x, 0)], -1)
         ans = ans.astype(np.int32)
-        labels = ans.copy()
-        if cfg.noise > 0:
-            for j in range(m):
-                flip = valid[:, j] & (uniform_np(keys["noise"], pos, 2 * j) < cfg.noise)
-                other = draw_index_np(u64_np(keys["noise"], pos, 2 * j + 1), cfg.vocab - 1)
-                labels[:, j] = np.where(flip, (ans[:, j] + 1 + other) % cfg.vocab, ans[:, j])
-        return n_slots, x, ans, labels
+        return n_slots, x, ans, _noisy(cfg, ans, valid, pos, keys)
+    if cfg.task == "chain":
+        n_slots = valid.sum(axis=1).astype(np.int32)
+        x0 = draw_index_np(u64_np(keys["inputs"], pos, 0), cfg.vocab).astype(np.int64)
+        x = np.full((n, m), -1, dtype=np.int32)
+        ans = np.full((n, m), -1, dtype=np.int32)
+        if m:
+            x[:, 0] = np.where(valid[:, 0], x0, -1)
+        y = x0
+        for j in range(m):  # a piece's skills are a prefix of its row (−1-padded at the end)
+            y = tables[np.where(valid[:, j], skills[:, j], 0), y]
+            ans[:, j] = np.where(valid[:, j], y, -1)
+        return n_slots, x, ans, _noisy(cfg, ans, valid, pos, keys)
     nb = cfg.n_bits
     blocks = []
     for b in range(math.ceil(nb / 64)):
@@ -217,6 +232,19 @@ def _questions(cfg: CorpusConfig, tables: np.ndarray, skills: np.ndarray, pos: n
         flip = uniform_np(keys["noise"], pos, 0) < cfg.noise
         labels[:, 0] = np.where(flip, 1 - ans[:, 0], ans[:, 0])
     return np.ones(n, dtype=np.int32), bits.astype(np.uint8), ans, labels
+
+
+def _noisy(cfg: CorpusConfig, ans: np.ndarray, valid: np.ndarray, pos: np.ndarray,
+           keys: dict) -> np.ndarray:
+    """Training labels of V-valued questions: each answer, except with probability ε a
+    uniformly random other value (module docstring, **Labels**)."""
+    labels = ans.copy()
+    if cfg.noise > 0:
+        for j in range(ans.shape[1]):
+            flip = valid[:, j] & (uniform_np(keys["noise"], pos, 2 * j) < cfg.noise)
+            other = draw_index_np(u64_np(keys["noise"], pos, 2 * j + 1), cfg.vocab - 1)
+            labels[:, j] = np.where(flip, (ans[:, j] + 1 + other) % cfg.vocab, ans[:, j])
+    return labels
 
 
 def _split(cfg, tables, name, first_id, skills, pos, keys, tuple_id=None) -> Split:

@@ -1,12 +1,18 @@
 """`CorpusConfig`: everything that determines a learnable corpus (see `sim.corpus`).
 
-Two task families (the theory's cloze setting made literal, and Michaud et al.'s multitask
-sparse parity generalised to k skills):
+Three task families (the theory's cloze setting made literal, compositions of random
+functions as in Ramesh et al., and Michaud et al.'s multitask sparse parity generalised to k
+skills):
 
 - ``slots``: each skill s owns a random table g_s : [V] → [V]; a piece with skills
   (s_1..s_k) asks k cloze questions, question i being "g_{s_i}(x_i) = ?". Label noise ε
   replaces a training label by a uniformly random *other* value with probability ε, so the
   irreducible cross-entropy per question is H(ε) + ε·log(V − 1) (natural log).
+- ``chain``: the same tables, composed: a piece with skills (s_1..s_k) has one input x, and
+  question i asks for y_i = g_{s_i}(y_{i-1}) with y_0 = x, so question i depends on s_1..s_i
+  jointly (and in order). Noise acts on each question's label independently of the chain
+  (the chain runs on the clean answers), so the irreducible entropy per question is again
+  H(ε) + ε·log(V − 1).
 - ``parity``: each skill owns a random subset of ``bits_per_skill`` of the ``n_bits`` data
   bits; a piece's control bits mark its skills and its one question asks for the parity of
   the data bits in the union of its skills' subsets. A fraction ``frac_single`` of the
@@ -22,10 +28,12 @@ from dataclasses import dataclass
 
 from theory.errors import ParameterError, check_int_at_least
 
-__all__ = ["CorpusConfig", "TASKS", "irreducible_entropy"]
+__all__ = ["CorpusConfig", "TASKS", "TABLE_TASKS", "irreducible_entropy"]
 
 #: the task families
-TASKS = ("slots", "parity")
+TASKS = ("slots", "chain", "parity")
+#: the task families whose answers live in [V] and whose pieces ask one question per skill
+TABLE_TASKS = ("slots", "chain")
 
 
 def irreducible_entropy(noise: float, n_answers: int) -> float:
@@ -44,23 +52,27 @@ class CorpusConfig:
 
     Attributes
     ----------
-    task : ``"slots"`` (default) or ``"parity"``.
+    task : ``"slots"`` (default), ``"chain"`` or ``"parity"``.
     n_skills : |S|, the number of skills (>= 2).
     k : skills per training piece (the skill graph's degree), 1 <= k <= |S|.
     n_pieces : training pieces (D, counted in distinct pieces).
     skill_dist : the skill measure mu1, ``"uniform"`` or ``"zipf:A"``. Default ``"zipf:1"``:
         frequent skills are learned from fewer pieces than rare ones, so per-skill emergence
         is spread over the ladder instead of happening at one scale.
-    vocab : V, the size of the input and answer alphabet of ``slots`` (>= 2).
+    vocab : V, the size of the input and answer alphabet of ``slots`` and ``chain`` (>= 2).
     noise : ε, label noise on training labels, in [0, (V − 1)/V) (parity: [0, 1/2)).
     n_bits : data bits of ``parity`` pieces (1..1024).
     bits_per_skill : data bits each skill owns (``parity``), 1..n_bits.
     frac_single : fraction of single-skill training pieces (``parity``; default 0.5 there,
-        0 for ``slots``), in [0, 1).
+        0 for ``slots`` and ``chain``), in [0, 1).
     heldout_pairs : skill pairs never allowed together in a training piece (default 20, at
         most a tenth of all pairs; 0 when k < 2).
     heldout_triples : skill triples never allowed together (default 10, at most a tenth of all
         triples, when k >= 3; else 0).
+    heldout_top : draw the held-out tuples among the ``heldout_top`` most frequent skills of
+        mu1 (default None: among all skills). Under a Zipf measure over thousands of skills a
+        uniform tuple is almost surely made of rare skills no model learns, and its test
+        says nothing; the top few hundred are learned by part of the ladder.
     n_test : test pieces (fresh pieces of the training distribution).
     wide_kprimes : piece sizes k' > k of the ``wide`` split (default k+1..2k, capped at |S|;
         empty to omit the split).
@@ -81,6 +93,7 @@ class CorpusConfig:
     frac_single: float | None = None
     heldout_pairs: int | None = None
     heldout_triples: int | None = None
+    heldout_top: int | None = None
     n_test: int = 10_000
     wide_kprimes: tuple[int, ...] | None = None
     n_wide: int = 2_000
@@ -92,7 +105,7 @@ class CorpusConfig:
     @property
     def n_answers(self) -> int:
         """How many values an answer can take (V for ``slots``, 2 for ``parity``)."""
-        return self.vocab if self.task == "slots" else 2
+        return self.vocab if self.task in TABLE_TASKS else 2
 
     @property
     def entropy(self) -> float:
@@ -124,7 +137,7 @@ class CorpusConfig:
         bps = check_int_at_least("bits_per_skill", self.bits_per_skill, 1)
         if bps > n_bits:
             raise ParameterError("bits_per_skill", f"must be <= n_bits ({n_bits}); got {bps}")
-        n_ans = vocab if task == "slots" else 2
+        n_ans = vocab if task in TABLE_TASKS else 2
         try:
             noise = float(self.noise)
         except (TypeError, ValueError):
@@ -139,9 +152,9 @@ class CorpusConfig:
             raise ParameterError("frac_single", f"must be a number; got {fs!r}") from None
         if not (math.isfinite(fs) and 0.0 <= fs < 1.0):
             raise ParameterError("frac_single", f"must be in [0, 1); got {self.frac_single!r}")
-        if task == "slots" and fs != 0.0:
-            raise ParameterError("frac_single", "applies to the parity task only; slots pieces "
-                                 "always have k questions")
+        if task in TABLE_TASKS and fs != 0.0:
+            raise ParameterError("frac_single", f"applies to the parity task only; {task} "
+                                 f"pieces always have k questions")
         pairs = (min(20, math.comb(n, 2) // 10) if k >= 2 else 0) if self.heldout_pairs is None \
             else check_int_at_least("heldout_pairs", self.heldout_pairs, 0)
         triples = (min(10, math.comb(n, 3) // 10) if k >= 3 else 0) \
@@ -159,6 +172,16 @@ class CorpusConfig:
         if triples > math.comb(n, 3) // 4:
             raise ParameterError("heldout_triples", f"must be <= C(skills, 3)/4 = "
                                  f"{math.comb(n, 3) // 4}; got {triples}")
+        top = None if self.heldout_top is None else \
+            check_int_at_least("heldout_top", self.heldout_top, 2)
+        if top is not None and top > n:
+            raise ParameterError("heldout_top", f"must be <= skills ({n}); got {top}")
+        if top is not None and pairs > math.comb(top, 2) // 4:
+            raise ParameterError("heldout_pairs", f"must be <= C(heldout_top, 2)/4 = "
+                                 f"{math.comb(top, 2) // 4}; got {pairs}")
+        if top is not None and triples > math.comb(top, 3) // 4:
+            raise ParameterError("heldout_triples", f"must be <= C(heldout_top, 3)/4 = "
+                                 f"{math.comb(top, 3) // 4}; got {triples}")
         n_test = check_int_at_least("n_test", self.n_test, 1)
         if self.wide_kprimes is None:
             wide = tuple(range(k + 1, min(2 * k, n) + 1))
@@ -178,8 +201,8 @@ class CorpusConfig:
         return dataclasses.replace(
             self, task=task, n_skills=n, k=k, n_pieces=n_pieces, skill_dist=skill_dist,
             vocab=vocab, noise=noise, n_bits=n_bits, bits_per_skill=bps, frac_single=fs,
-            heldout_pairs=pairs, heldout_triples=triples, n_test=n_test, wide_kprimes=wide,
-            n_wide=n_wide, pieces_per_tuple=ppt, seed=seed)
+            heldout_pairs=pairs, heldout_triples=triples, heldout_top=top, n_test=n_test,
+            wide_kprimes=wide, n_wide=n_wide, pieces_per_tuple=ppt, seed=seed)
 
     def to_dict(self) -> dict:
         """JSON-ready fields (tuples as lists)."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Split", "Corpus", "SPLITS", "EVAL_SPLITS"]
+__all__ = ["Split", "Corpus", "SPLITS", "EVAL_SPLITS", "question_skill_mask"]
 
 #: every split a corpus may have, in order
 SPLITS = ("train", "test", "heldout", "wide")
@@ -41,12 +41,15 @@ class Split:
     name : one of `SPLITS`.
     piece : int64[n], piece ids, unique across the whole corpus.
     skills : int32[n, m], the piece's skills, −1-padded (m = widest piece in the split).
-    n_slots : int32[n], number of questions of each piece (``slots``: its number of skills;
-        ``parity``: 1).
+    n_slots : int32[n], number of questions of each piece (``slots``, ``chain``: its number of
+        skills; ``parity``: 1).
     inputs : the questions' inputs: ``slots``: int32[n, m] x_i in [V] (−1-padded);
+        ``chain``: int32[n, m], the piece's one input x in column 0, −1 elsewhere;
         ``parity``: uint8[n, n_bits] data bits.
-    answers : int32[n, q], the correct answer of each question (q = m for ``slots``, 1 for
-        ``parity``), −1-padded.
+    answers : int32[n, q], the correct answer of each question (q = m for ``slots`` and
+        ``chain``, 1 for ``parity``), −1-padded. ``chain``: question i's answer is
+        y_i = g_{s_i}(y_{i−1}), y_0 = x, so it depends on the skills of columns 0..i
+        (`question_skill_mask`).
     labels : int32[n, q], the training targets (answers with label noise applied; equal to
         `answers` when the corpus has no noise).
     origin : int64[n], where the piece came from: its index in the skill graph (``train``,
@@ -77,7 +80,7 @@ class Corpus:
     Attributes
     ----------
     config : the `sim.corpus.CorpusConfig` it was made from (fully determines it).
-    tables : the skill functions: ``slots``: int32[|S|, V], g_s(x); ``parity``:
+    tables : the skill functions: ``slots``, ``chain``: int32[|S|, V], g_s(x); ``parity``:
         int32[|S|, m], each skill's data-bit subset.
     splits : dict name -> `Split`.
     heldout_tuples : int32[h, 3] held-out skill pairs and triples (−1-padded), never together
@@ -103,9 +106,37 @@ class Corpus:
 
     @property
     def n_answers(self) -> int:
-        """How many values an answer can take (V for ``slots``, 2 for ``parity``)."""
+        """How many values an answer can take (V for ``slots`` and ``chain``, 2 for
+        ``parity``)."""
         return int(self.config.n_answers)
 
     def eval_splits(self) -> list:
         """The evaluation splits present, in `EVAL_SPLITS` order."""
         return [self.splits[n] for n in EVAL_SPLITS if n in self.splits]
+
+
+def question_skill_mask(task: str, split: Split) -> np.ndarray:
+    """Which skills each question depends on: bool[n, q, m], True where question j of a
+    piece depends on the skill in column c.
+
+    ``slots``: question j on its own skill only (c = j), so a question's error is the error
+    of one skill; ``chain``: on the prefix c <= j (y_j composes s_1..s_j), so an error at
+    question j is shared by all of them; ``parity``: the one question on every skill of the
+    piece. Padded columns and padded questions depend on nothing. Measures that attribute a
+    question's error to skills (per-skill competence) should charge it to the skills this
+    mask names; under the theory's conservative accounting a failed *piece* charges every
+    skill of the piece whatever the task.
+    """
+    valid = split.skills >= 0
+    n, m = valid.shape
+    q = split.answers.shape[1]
+    qvalid = np.arange(q)[None, :] < np.asarray(split.n_slots)[:, None]
+    if task == "parity":
+        dep = np.ones((q, m), dtype=bool)
+    elif task == "chain":
+        dep = np.arange(m)[None, :] <= np.arange(q)[:, None]
+    elif task == "slots":
+        dep = np.arange(m)[None, :] == np.arange(q)[:, None]
+    else:
+        raise ValueError(f"unknown task {task!r}")
+    return dep[None, :, :] & valid[:, None, :] & qvalid[:, :, None]

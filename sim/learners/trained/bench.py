@@ -136,7 +136,7 @@ def _load() -> list[float]:
         return []
 
 
-def train_bench_report(defaults: dict, task: str = "slots", *, steps: int = 200,
+def train_bench_report(defaults: dict, task: str = "chain", *, steps: int = 200,
                        device: str = "cpu") -> tuple[dict, list[str]]:
     """`run_train_bench` on the default corpus and ladders of `sim train` for `task`, and its
     table as lines of text.

@@ -122,7 +122,7 @@ class CorpusShape:
 
     Attributes
     ----------
-    task : ``"slots"`` or ``"parity"``.
+    task : ``"slots"``, ``"chain"`` or ``"parity"``.
     n_skills, n_values, n_bits : |S|, V (parity: 2), data bits (slots: 0).
     k : skill columns of a training piece.
     n_train : pieces of the train split.
@@ -247,7 +247,7 @@ def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *
     if model == "transformer":
         n_layers = int(depth) or transformer_depth(w)
         return n_layers * (12 * w * w + 13 * w) + 2 * w
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return 3 * w * w + (s + 2 * v + 2) * w + v
     return (s + int(n_bits) + 2) * w + 1
 
@@ -282,7 +282,7 @@ def macs_per_question(task: str, n_skills: int, n_values: int, n_bits: int, widt
     piece of `m` skill columns) the one-hot control bits (m |S|) and both layers
     ((|S| + n_bits) w + w)."""
     w = float(width)
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return 3.0 * w * w + w * n_values
     return float(m) * n_skills + (float(n_skills) + n_bits) * w + w
 
@@ -309,7 +309,7 @@ def activation_floats(task: str, n_skills: int, n_values: int, n_bits: int, widt
         n_layers = int(depth) or transformer_depth(int(width))
         return (t * (w + n_layers * (26.0 * w + 3.0 * h * t + t))
                 + q * (3.0 * w + 3.0 * _out_values(task, n_values)) + 8.0)
-    if task == "slots":
+    if task != "parity":  # slots and chain: the same layers
         return float(m) * (10.0 * w + 3.0 * n_values + 8.0)
     return float(m) * n_skills + 2.0 * n_skills + 2.0 * n_bits + 2.0 * w + 8.0
 

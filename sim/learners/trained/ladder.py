@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from theory.errors import ParameterError
 
 __all__ = ["LadderCell", "ladder_cells", "check_settings", "cell_cost", "train_cell",
-           "task_batches", "run_ladder"]
+           "task_batches", "run_ladder", "epoch_steps", "ladder_steps"]
 
 #: compilation and prediction overhead of a cell, in parameter-samples (the unit of
 #: `cell_cost`): about two seconds of one core
@@ -42,6 +42,30 @@ class LadderCell:
     width: int
     n_data: int
     seed: int
+    #: the cell's training steps (None: the ladder's ``steps``)
+    steps: int | None = None
+
+
+def epoch_steps(n_data: int, epochs: float, batch: int, block: int) -> int:
+    """Steps of a cell trained for `epochs` passes over its D = `n_data` pieces in minibatches
+    of `batch`, rounded to a whole number of `block` s (at least one block): every cell of a
+    ladder then runs the same compiled block, whatever its D (JAX compiles once per array
+    shape, and a block's length is a shape)."""
+    blocks = max(1, round(float(epochs) * int(n_data) / (int(batch) * int(block))))
+    return int(blocks * int(block))
+
+
+def ladder_steps(n_datas: Sequence[int], steps: int | None, epochs: float | None, batch: int,
+                 block: int) -> dict[int, int]:
+    """D -> training steps: `steps` for every D, or with `epochs` `epoch_steps` of each D
+    (then `steps`, if given, is refused: the two are alternatives)."""
+    if epochs is None:
+        return {int(d): int(steps) for d in n_datas}
+    ok = isinstance(epochs, (int, float)) and not isinstance(epochs, bool) \
+        and math.isfinite(epochs) and epochs > 0
+    if not ok:
+        raise ParameterError("--epochs", f"must be a number > 0; got {epochs!r}")
+    return {int(d): epoch_steps(d, epochs, batch, block) for d in n_datas}
 
 
 def _int_list(name: str, values, lo: int, hi: int | None = None) -> list[int]:
@@ -63,9 +87,11 @@ def _int_list(name: str, values, lo: int, hi: int | None = None) -> list[int]:
 
 
 def ladder_cells(widths: Sequence[int], n_datas: Sequence[int], seeds: Sequence[int] = (0,),
-                 *, n_train: int | None = None) -> list[LadderCell]:
+                 *, n_train: int | None = None,
+                 steps: dict[int, int] | None = None) -> list[LadderCell]:
     """The cells of a ladder, D outermost, then width, then seed (`ParameterError` on bad
-    values: widths >= 1, 1 <= D <= `n_train`, seeds >= 0, no repeats)."""
+    values: widths >= 1, 1 <= D <= `n_train`, seeds >= 0, no repeats); `steps` (D -> steps,
+    `ladder_steps`) sets each cell's steps."""
     ws = _int_list("--widths", widths, 1)
     ds = _int_list("--data", n_datas, 1, n_train)
     ss = _int_list("--seeds", seeds, 0)
@@ -73,7 +99,8 @@ def ladder_cells(widths: Sequence[int], n_datas: Sequence[int], seeds: Sequence[
     for d in ds:
         for w in ws:
             for s in ss:
-                cells.append(LadderCell(len(cells), w, d, s))
+                cells.append(LadderCell(len(cells), w, d, s,
+                                        None if steps is None else int(steps[d])))
     return cells
 
 
@@ -120,6 +147,8 @@ def train_cell(corpus, cell: LadderCell, train_kw: dict, on_block=None):
     from sim.measure.trained_types import ModelPredictions
 
     t0 = time.perf_counter()
+    if cell.steps is not None:
+        train_kw = dict(train_kw, steps=int(cell.steps))
     params, info = train_model(corpus, cell.width, cell.n_data, seed=cell.seed,
                                on_block=on_block, **train_kw)
     t1 = time.perf_counter()
@@ -203,6 +232,7 @@ def task_batches(cells: Sequence[LadderCell], costs: Sequence[float],
 def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
                seeds: Sequence[int] = (0,), *, steps: int = 2000, batch: int = 256,
                lr: float = 3e-3, weight_decay: float = 1e-4, block: int | None = None,
+               epochs: float | None = None,
                device: str = "cpu", workers: int = 1, scheduler: str | None = None,
                progress: bool = False, model: str = "mlp") -> list:
     """Train every cell of a ladder and predict the corpus's evaluation splits.
@@ -216,6 +246,11 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
     steps, batch, lr, weight_decay, block, device
         Passed to `sim.learners.trained.train.train_model` (the same for every cell; `block`
         None: its default).
+    epochs : float, optional
+        Train each cell for this many passes over its D pieces (`epoch_steps`: rounded to
+        whole blocks) instead of `steps` for every cell: the data axis then counts pieces
+        seen as well as distinct pieces, as in a scaling-law ladder, and a small D is not
+        trained for many epochs into memorising its label noise.
     workers : int
         1: in this process; N > 1: a Dask LocalCluster of N single-threaded workers.
     scheduler : str, optional
@@ -231,17 +266,22 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
     from sim.learners.trained import require_jax
 
     workers = check_settings(steps, batch, lr, weight_decay, workers, scheduler)
-    cells = ladder_cells(widths, n_datas, seeds, n_train=len(corpus.splits["train"]))
     require_jax()
     from sim.learners.trained.model import param_count
-    from sim.learners.trained.train import _check, model_spec, resolve_device
+    from sim.learners.trained.train import DEFAULT_BLOCK, _check, model_spec, resolve_device
 
+    if block is not None:
+        _check("block", block, 1)
+    per_d = ladder_steps(n_datas, steps, epochs, batch,
+                         DEFAULT_BLOCK if block is None else block)
+    cells = ladder_cells(widths, n_datas, seeds, n_train=len(corpus.splits["train"]),
+                         steps=per_d)
     resolve_device(device)
     train_kw = {"steps": int(steps), "batch": int(batch), "lr": float(lr),
                 "weight_decay": float(weight_decay), "device": device, "model": model}
     if block is not None:
-        train_kw["block"] = _check("block", block, 1)
-    costs = [cell_cost(param_count(model_spec(corpus, c.width, model)), steps, batch)
+        train_kw["block"] = int(block)
+    costs = [cell_cost(param_count(model_spec(corpus, c.width, model)), c.steps, batch)
              for c in cells]
     results: list = [None] * len(cells)
     if scheduler is None and workers == 1:

@@ -16,6 +16,17 @@ number of slots per piece, so pieces with k' > k skills are answered with the sa
 
 (E_skill: |S| w, E_input: V w, W1 and b1: w^2 + w, W2 and b2: 2 w^2 + w, Wo and bo: w V + V).
 
+``chain`` — the same parameters as ``slots`` (so the same N(w)), run as a recurrence along the
+piece, for chain pieces whose i-th question asks y_i = g_{s_i}(y_{i−1}), y_0 = x (the piece's
+one input, column 0 of ``inputs``): the state z_0 = E_input[x], then for each slot
+
+    h_i   = relu((E_skill[s_i] + z_{i−1}) W1 + b1)          (w)
+    z_i   = relu([h_i, z_{i−1}] W2 + b2)                    (w)
+    out_i = z_i Wo + bo                                     (V logits)
+
+so slot i sees s_1..s_i in order and nothing after; a piece of any length is answered with the
+same weights.
+
 ``parity`` — a one-hidden-layer MLP over [control bits, data bits], as Michaud et al.'s
 multitask sparse parity network, with one logit z (the answer's log-odds; the two classes'
 logits are (0, z)); c in {0, 1}^|S| marks the piece's skills, the data bits b enter centred
@@ -48,7 +59,7 @@ __all__ = ["TASKS", "MODELS", "ModelSpec", "param_count", "total_params", "tree_
            "init_params", "apply"]
 
 #: the corpus families a model exists for
-TASKS = ("slots", "parity")
+TASKS = ("slots", "chain", "parity")
 #: the model families (`ModelSpec.model`)
 MODELS = ("mlp", "transformer")
 
@@ -59,7 +70,7 @@ class ModelSpec:
 
     Attributes
     ----------
-    task : ``"slots"`` or ``"parity"``.
+    task : ``"slots"``, ``"chain"`` or ``"parity"``.
     n_skills : |S|.
     n_values : V, the size of the answer alphabet (``parity``: 2).
     n_bits : data bits per piece (``parity``; 0 for ``slots``).
@@ -125,7 +136,7 @@ def tree_size(params) -> int:
 def _shapes(spec: ModelSpec) -> dict:
     """name -> (shape, scale of its normal draw; 0: zeros), in the order they are drawn."""
     w, v = spec.width, spec.n_values
-    if spec.task == "slots":
+    if spec.task != "parity":
         return {
             "skill_emb": ((spec.n_skills, w), 1.0), "input_emb": ((v, w), 1.0),
             "w1": ((w, w), w ** -0.5), "b1": ((w,), 0.0),
@@ -184,6 +195,15 @@ def apply(spec: ModelSpec, params: dict, skills, inputs, mask):
 
         return transformer.apply(spec, params, skills, inputs)
     maskf = mask.astype(jnp.float32)
+    if spec.task == "chain":
+        s = jnp.clip(skills, 0, spec.n_skills - 1)
+        z = params["input_emb"][jnp.clip(inputs[:, 0], 0, spec.n_values - 1)]
+        states = []
+        for i in range(skills.shape[1]):  # static: the split's widest piece
+            h = jax.nn.relu((params["skill_emb"][s[:, i]] + z) @ params["w1"] + params["b1"])
+            z = jax.nn.relu(jnp.concatenate([h, z], axis=-1) @ params["w2"] + params["b2"])
+            states.append(z)
+        return jnp.stack(states, axis=1) @ params["wo"] + params["bo"]
     if spec.task == "slots":
         s = jnp.clip(skills, 0, spec.n_skills - 1)
         x = jnp.clip(inputs, 0, spec.n_values - 1)

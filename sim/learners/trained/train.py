@@ -57,6 +57,7 @@ __all__ = [
     "predict",
     "noisy_cross_entropy",
     "Hyper",
+    "lr_schedule",
 ]
 
 #: the SeedSequence spawn key of every training stream
@@ -140,11 +141,29 @@ class Hyper:
     warmup: int
 
 
-def _optimizer(h: Hyper):
-    """AdamW with a linear warm-up to `lr` then cosine decay to lr/10 over the steps."""
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, h.lr, max(h.warmup, 0), h.steps, end_value=h.lr / 10)
-    return optax.adamw(schedule, weight_decay=h.weight_decay)
+def lr_schedule(h: Hyper, horizon):
+    """The learning rate at step `count`: a linear warm-up from 0 to `h.lr` over ``warmup``
+    steps, then a cosine decay to lr/10 at ``steps`` (optax's
+    ``warmup_cosine_decay_schedule``), with ``horizon = [steps, warmup]`` a traced float32[2]:
+    cells that differ only in their number of steps share one compiled program."""
+    total, warm = horizon[0], horizon[1]
+    end = h.lr / 10
+
+    def lr(count):
+        t = jnp.asarray(count, jnp.float32)
+        up = h.lr * t / jnp.maximum(warm, 1.0)
+        frac = jnp.clip((t - warm) / jnp.maximum(total - warm, 1.0), 0.0, 1.0)
+        down = end + (h.lr - end) * 0.5 * (1.0 + jnp.cos(jnp.pi * frac))
+        return jnp.where(t < warm, up, down)
+
+    return lr
+
+
+def _optimizer(h: Hyper, horizon=None):
+    """AdamW with `lr_schedule` (`horizon` None: ``[h.steps, h.warmup]``)."""
+    if horizon is None:
+        horizon = jnp.asarray([h.steps, max(h.warmup, 0)], jnp.float32)
+    return optax.adamw(lr_schedule(h, horizon), weight_decay=h.weight_decay)
 
 
 @partial(jax.jit, static_argnums=(1, 2))
@@ -155,13 +174,14 @@ def _start(words, spec: ModelSpec, h: Hyper):
     return params, _optimizer(h).init(params), jax.random.wrap_key_data(words[1])
 
 
-@partial(jax.jit, static_argnums=(6, 7))
-def _run_block(params, state, ts, data, n_data, key, spec: ModelSpec, h: Hyper):
+@partial(jax.jit, static_argnums=(7, 8))
+def _run_block(params, state, ts, data, n_data, key, horizon, spec: ModelSpec, h: Hyper):
     """The AdamW steps ``ts`` (int32[n], their global indices) fused with `jax.lax.scan`, on
     minibatches from the first `n_data` rows of `data` (a traced scalar: every D of a ladder
-    shares one compiled program); returns the new parameters, optimiser state and the n
-    minibatch losses."""
-    opt = _optimizer(h)
+    shares one compiled program), the learning rate following `lr_schedule` over `horizon`
+    (traced too: so does every number of steps); returns the new parameters, optimiser
+    state and the n minibatch losses."""
+    opt = _optimizer(h, horizon)
 
     def step(carry, t):
         params, state = carry
@@ -194,12 +214,12 @@ def _check(name: str, value, lo, hi=None, kind=int):
 _COMPILED: dict = {}
 
 
-def _compiled_block(params, state, n, data, d, data_key, spec, hyper, dev):
+def _compiled_block(params, state, n, data, d, data_key, horizon, spec, hyper, dev):
     key = (spec, hyper, n, str(dev),
            tuple((name, a.shape, str(a.dtype)) for name, a in sorted(data.items())))
     if key not in _COMPILED:
         _COMPILED[key] = _run_block.lower(params, state, jnp.arange(n, dtype=jnp.int32), data,
-                                          d, data_key, spec, hyper).compile()
+                                          d, data_key, horizon, spec, hyper).compile()
     return _COMPILED[key]
 
 
@@ -267,8 +287,11 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
     dev = resolve_device(device)
     spec = model_spec(corpus, width, model, depth)
 
-    hyper = Hyper(steps=int(steps), batch=int(batch), lr=float(lr),
-                  weight_decay=float(weight_decay), warmup=min(int(warmup), int(steps) - 1))
+    warmup = min(int(warmup), int(steps) - 1)
+    # steps and warm-up enter the program as the traced `horizon`, not as static values
+    hyper = Hyper(steps=0, batch=int(batch), lr=float(lr), weight_decay=float(weight_decay),
+                  warmup=0)
+    horizon = jnp.asarray([steps, max(warmup, 0)], jnp.float32)
 
     t0 = time.perf_counter()
     host = _arrays(corpus.splits["train"], spec)  # all of it; steps draw from the first D
@@ -277,14 +300,15 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         data = {name: jnp.asarray(host[name]) for name in ("skills", "inputs", "labels", "qmask")}
         sizes = [block] * (steps // block) + ([steps % block] if steps % block else [])
         d = jnp.asarray(n_data, dtype=jnp.int32)
-        compiled = {n: _compiled_block(params, state, n, data, d, data_key, spec, hyper, dev)
+        compiled = {n: _compiled_block(params, state, n, data, d, data_key, horizon, spec,
+                                       hyper, dev)
                     for n in sorted(set(sizes))}
         compile_s = time.perf_counter() - t0
         t1, c1 = time.perf_counter(), time.process_time()
         curve, done = [], 0
         for n in sizes:
             ts = jnp.arange(done, done + n, dtype=jnp.int32)
-            params, state, losses = compiled[n](params, state, ts, data, d, data_key)
+            params, state, losses = compiled[n](params, state, ts, data, d, data_key, horizon)
             done += n
             curve.append([done, float(np.asarray(losses, dtype=np.float64).mean())])
             if on_block is not None:

@@ -238,6 +238,7 @@ def apply(spec, params: dict, skills, inputs, mask=None):
 #: optimisation settings (the corpus stays the task's default, so the two families are
 #: measured on the same pieces); depths follow the widths (`depth_for`)
 LADDER_DEFAULTS = {
-    "slots": {"widths": [8, 16, 24, 32, 48, 64], "steps": 1000, "batch": 128, "lr": 3e-3},
-    "parity": {"widths": [8, 16, 24, 32, 48, 64], "steps": 2000, "batch": 256, "lr": 1e-3},
+    "chain": {"widths": [4, 8, 16, 24, 32, 48, 64]},
+    "slots": {"widths": [4, 8, 16, 24, 32, 48, 64]},
+    "parity": {"widths": [8, 16, 24, 32, 48], "steps": 1000, "batch": 128, "lr": 1e-3},
 }
