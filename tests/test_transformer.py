@@ -288,6 +288,7 @@ def test_matmul_rate_is_measured():
     r = matmul_flops(128, repeat=2)
     assert r["n"] == 128 and r["seconds"] > 0
     assert r["flops_per_s"] == pytest.approx(2 * 128 ** 3 / r["seconds"])
+    assert r["cpu_seconds"] > 0 and r["flops_per_cpu_s"] > 0
 
 
 # ------------------------------------------------------------------------------ the CLI
@@ -352,6 +353,8 @@ def test_bench_train_reports_both_families(cli_runner, monkeypatch):
     for r in rows:
         assert r["samples_per_s"] > 0 and r["mfu"] > 0
         assert r["flops_per_s"] == pytest.approx(r["mfu"] * res["matmul"]["flops_per_s"])
+        assert r["flops_per_cpu_s"] == pytest.approx(r["mfu_cpu"]
+                                                     * res["matmul"]["flops_per_cpu_s"])
 
 
 def test_chain_pieces_read_their_one_input_then_the_skills_in_order():

@@ -13,7 +13,10 @@ the formula is checked against XLA's own cost analysis in the tests.
 
 Timings on a shared machine are noisy: the load average before and after is reported, and so
 is the CPU time of the steps (``cpu_s``; its ratio to the wall time says how much of the time
-this process actually ran).
+this process actually ran). So the utilisation is given twice: over wall time (``mfu``: model
+flop/s over the matmul's flop/s) and over CPU time (``mfu_cpu``: model flops per CPU second
+over the matmul's flops per CPU second), the second robust to other processes taking turns
+on the cores (XLA runs one thread, so one CPU second is one core busy for a second).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def matmul_flops(n: int = 1024, repeat: int = 5, device: str = "cpu") -> dict:
 
     Returns
     -------
-    dict : ``n``, ``seconds`` (best), ``flops_per_s``.
+    dict : ``n``, ``seconds`` (best wall), ``flops_per_s``, ``cpu_seconds`` (best CPU time of
+    this process), ``flops_per_cpu_s``.
     """
     from sim.learners.trained import require_jax
 
@@ -48,12 +52,16 @@ def matmul_flops(n: int = 1024, repeat: int = 5, device: str = "cpu") -> dict:
         b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
         f = jax.jit(lambda x, y: x @ y)
         f(a, b).block_until_ready()
-        best = float("inf")
+        best, best_cpu = float("inf"), float("inf")
         for _ in range(max(1, int(repeat))):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f(a, b).block_until_ready()
             best = min(best, time.perf_counter() - t0)
-    return {"n": int(n), "seconds": best, "flops_per_s": 2.0 * n ** 3 / best}
+            best_cpu = min(best_cpu, time.process_time() - c0)
+    flops = 2.0 * n ** 3
+    return {"n": int(n), "seconds": best, "flops_per_s": flops / best,
+            "cpu_seconds": best_cpu,
+            "flops_per_cpu_s": flops / best_cpu if best_cpu > 0 else float("nan")}
 
 
 def bench_family(corpus, model: str, widths: Sequence[int], *, steps: int, batch: int,
@@ -64,8 +72,9 @@ def bench_family(corpus, model: str, widths: Sequence[int], *, steps: int, batch
     -------
     list of dict, one per width: ``model, width, depth, params`` (N), ``params_total``,
     ``samples_per_s`` (pieces per second of the steps, compilation excluded),
-    ``step_flops`` (`sim.learners.trained.cost.train_step_flops`), ``flops_per_s`` (model
-    flops achieved), ``mfu`` (over `peak`, when given), ``compile_s``, ``train_s``, ``cpu_s``.
+    ``step_flops`` (`sim.learners.trained.cost.train_step_flops`), ``flops_per_s`` and
+    ``flops_per_cpu_s`` (model flops achieved per wall and per CPU second), ``mfu`` (over
+    `peak`, when given), ``compile_s``, ``train_s``, ``cpu_s``.
     """
     from sim.learners.trained import cost
     from sim.learners.trained.train import train_model
@@ -79,10 +88,13 @@ def bench_family(corpus, model: str, widths: Sequence[int], *, steps: int, batch
         step_flops = cost.train_step_flops(shape, int(w), int(batch), model)
         rate = step_flops * info["steps"] / info["train_s"] if info["train_s"] > 0 else \
             float("nan")
+        cpu = info["train_cpu_s"]
         rows.append({"model": model, "width": int(w), "depth": info["depth"],
                      "params": info["n_params"], "params_total": info["n_params_total"],
                      "samples_per_s": info["samples_per_s"], "step_flops": step_flops,
                      "flops_per_s": rate,
+                     "flops_per_cpu_s": step_flops * info["steps"] / cpu if cpu > 0 else
+                     float("nan"),
                      "mfu": rate / peak if peak else float("nan"),
                      "compile_s": info["compile_s"], "train_s": info["train_s"],
                      "cpu_s": info["train_cpu_s"]})
@@ -103,8 +115,9 @@ def run_train_bench(corpus, families: dict, *, steps: int = 200, device: str = "
 
     Returns
     -------
-    dict : ``matmul`` (`matmul_flops`, measured before and after the models; the larger rate
-    is the reference), ``rows`` (`bench_family`'s, every family), ``steps``, ``device``,
+    dict : ``matmul`` (`matmul_flops`, measured before and after the models; the larger rates
+    are the references ``flops_per_s`` and ``flops_per_cpu_s``), ``rows`` (`bench_family`'s,
+    every family), ``steps``, ``device``,
     ``cpu_count``, ``load_average`` (``before``, ``after``), ``config`` (the corpus's).
     """
     load = {"before": _load()}
@@ -115,14 +128,17 @@ def run_train_bench(corpus, families: dict, *, steps: int = 200, device: str = "
                                       batch=f["batch"], lr=f.get("lr", 3e-3), device=device)
     after = matmul_flops(matmul_n, device=device)
     peak = max(before["flops_per_s"], after["flops_per_s"])
+    peak_cpu = max(before["flops_per_cpu_s"], after["flops_per_cpu_s"])
     rows = []
     for model_rows in rows_by.values():
         for r in model_rows:
             r["mfu"] = r["flops_per_s"] / peak
+            r["mfu_cpu"] = r["flops_per_cpu_s"] / peak_cpu
             rows.append(r)
     load["after"] = _load()
     cfg = corpus.config
-    return {"matmul": {"before": before, "after": after, "flops_per_s": peak}, "rows": rows,
+    return {"matmul": {"before": before, "after": after, "flops_per_s": peak,
+                       "flops_per_cpu_s": peak_cpu}, "rows": rows,
             "steps": int(steps), "device": device, "cpu_count": os.cpu_count(),
             "load_average": load,
             "config": {"task": str(cfg.task), "n_skills": int(cfg.n_skills), "k": int(cfg.k),
@@ -170,15 +186,17 @@ def format_train_bench(res: dict) -> list[str]:
     c, mm = res["config"], res["matmul"]
     out = [f"sim bench --train: {c['task']}, |S|={c['n_skills']}, k={c['k']}, "
            f"{res['steps']} steps per model on {res['device']}, one XLA thread; matmul "
-           f"{mm['before']['n']}^2 float32: {mm['flops_per_s']:.3g} flop/s (before "
-           f"{mm['before']['flops_per_s']:.3g}, after {mm['after']['flops_per_s']:.3g}); "
+           f"{mm['before']['n']}^2 float32: {mm['flops_per_s']:.3g} flop/s wall (before "
+           f"{mm['before']['flops_per_s']:.3g}, after {mm['after']['flops_per_s']:.3g}), "
+           f"{mm['flops_per_cpu_s']:.3g} flop per CPU second; "
            f"{res['cpu_count']} CPUs, load average {res['load_average']['before']} before, "
            f"{res['load_average']['after']} after"]
-    heads = ["model", "width", "depth", "N", "samples/s", "model flop/s", "MFU", "cpu/wall",
-             "compile s"]
+    heads = ["model", "width", "depth", "N", "samples/s", "model flop/s", "MFU",
+             "MFU (CPU time)", "cpu/wall", "compile s"]
     rows = [[r["model"], str(r["width"]), str(r["depth"]) if r["depth"] else "-",
              f"{r['params']:,}", f"{r['samples_per_s']:,.0f}", f"{r['flops_per_s']:.3g}",
-             f"{r['mfu']:.1%}", f"{r['cpu_s'] / r['train_s']:.2f}" if r["train_s"] else "-",
+             f"{r['mfu']:.1%}", f"{r['mfu_cpu']:.1%}",
+             f"{r['cpu_s'] / r['train_s']:.2f}" if r["train_s"] else "-",
              f"{r['compile_s']:.1f}"] for r in res["rows"]]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(heads)]
 
@@ -188,5 +206,6 @@ def format_train_bench(res: dict) -> list[str]:
 
     out += [line(heads), line(["-" * w for w in widths])] + [line(r) for r in rows]
     out.append("MFU: model flops (6 per multiply-add of the forward pass, plus AdamW) per "
-               "second over the matmul rate; compilation not timed")
+               "second over the matmul's, per wall second and per CPU second of this process; "
+               "compilation not timed")
     return out

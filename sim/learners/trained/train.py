@@ -209,20 +209,6 @@ def _check(name: str, value, lo, hi=None, kind=int):
     return value
 
 
-#: compiled training programs, by (spec, hyper, block length, device, data shapes): the cells
-#: of a ladder that share a width share one compilation (per process)
-_COMPILED: dict = {}
-
-
-def _compiled_block(params, state, n, data, d, data_key, horizon, spec, hyper, dev):
-    key = (spec, hyper, n, str(dev),
-           tuple((name, a.shape, str(a.dtype)) for name, a in sorted(data.items())))
-    if key not in _COMPILED:
-        _COMPILED[key] = _run_block.lower(params, state, jnp.arange(n, dtype=jnp.int32), data,
-                                          d, data_key, horizon, spec, hyper).compile()
-    return _COMPILED[key]
-
-
 def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: int = 256,
                 lr: float = 3e-3, weight_decay: float = 1e-4, warmup: int | None = None,
                 seed: int = 0, block: int = DEFAULT_BLOCK, device: str = "cpu",
@@ -270,7 +256,7 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         ``loss_curve_steps`` (the steps done at the end of each block), ``compile_s,
         train_s, samples_per_s`` (pieces per second of the training steps, compilation
         excluded; ``compile_s`` is near 0 when this process already compiled the same
-        program for another cell), ``train_cpu_s`` (this process's CPU time over the steps:
+        program for another cell: JAX caches it), ``train_cpu_s`` (this process's CPU time over the steps:
         the honest figure on a shared machine).
     """
     n_train = len(corpus.splits["train"])
@@ -300,8 +286,10 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         data = {name: jnp.asarray(host[name]) for name in ("skills", "inputs", "labels", "qmask")}
         sizes = [block] * (steps // block) + ([steps % block] if steps % block else [])
         d = jnp.asarray(n_data, dtype=jnp.int32)
-        compiled = {n: _compiled_block(params, state, n, data, d, data_key, horizon, spec,
-                                       hyper, dev)
+        # JAX keeps the executables it compiled in this process: a later cell of the same
+        # shapes (the same width, any D or number of steps) finds its program compiled
+        compiled = {n: _run_block.lower(params, state, jnp.arange(n, dtype=jnp.int32), data,
+                                        d, data_key, horizon, spec, hyper).compile()
                     for n in sorted(set(sizes))}
         compile_s = time.perf_counter() - t0
         t1, c1 = time.perf_counter(), time.process_time()
