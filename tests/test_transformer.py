@@ -372,3 +372,23 @@ def test_chain_pieces_read_their_one_input_then_the_skills_in_order():
         np.testing.assert_array_equal(tok[row, 0: 2 * n: 2], split.skills[row, :n])
         assert tok[row, 1] == spec.n_skills + split.inputs[row, 0]  # y_0 = x
         assert np.all(tok[row, 3: 2 * n: 2] == none)  # later inputs are the chain's own
+
+
+def test_compiled_programs_are_cached_on_disk_unless_told_otherwise(monkeypatch, tmp_path):
+    import os
+
+    from sim.learners.trained import configure_jax
+
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    configure_jax()
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "sim-jax")
+    assert (tmp_path / "sim-jax").is_dir()
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", "/somewhere/else")  # the user's is kept
+    configure_jax()
+    assert os.environ["JAX_COMPILATION_CACHE_DIR"] == "/somewhere/else"
+    # an unwritable cache home: no cache rather than an error
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-place")
+    configure_jax()
+    assert "JAX_COMPILATION_CACHE_DIR" not in os.environ
