@@ -316,7 +316,7 @@ def test_cli_train_transformer_end_to_end(cli_runner, tmp_path):
 
     # the default task (chain)
     code, out, err = cli_runner("train", "--model", "transformer", "--skills", "12", "--k", "2",
-                                "--heldout-top", "6", "--vocab", "6", "--widths", "8,16",
+                                "--heldout-top", "12", "--vocab", "6", "--widths", "8,16",
                                 "--data", "300,600",
                                 "--steps", "200", "--batch", "64", "--lr", "1e-2", "--boot",
                                 "0", "--no-plots", "--out", str(tmp_path / "runs"), "--run-id",
