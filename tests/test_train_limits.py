@@ -76,25 +76,37 @@ def test_shape_from_config_is_the_corpus_built(task):
     assert before.build_bytes >= before.resident_bytes > 0
 
 
-def test_cli_defaults_are_not_refused():
-    # `sim train`'s default ladders (both tasks) fit in memory and in an hour, by the estimate
+@pytest.mark.parametrize("model", ["mlp", "transformer"])
+def test_cli_defaults_are_not_refused(model):
+    # `sim train`'s default ladders (every task, both model families) fit in memory and in an
+    # hour, by the estimate
+    from sim.cli.train import _block
+    from sim.learners.trained.ladder import ladder_steps
+
     avail = limits.available_memory()
-    for task in ("slots", "parity"):
-        d = _cli_defaults(task)
+    for task in ("chain", "slots", "parity"):
+        d = dict(_cli_defaults(task))
+        if model == "transformer":
+            from sim.learners.trained.transformer import LADDER_DEFAULTS
+
+            d.update(LADDER_DEFAULTS.get(task, {}))
         cfg = CorpusConfig(task=task, n_pieces=max(d["data"]), **d["corpus"]).validated()
         sh = CorpusShape.from_config(cfg)
-        n_cells = len(d["widths"]) * len(d["data"])
-        assert sum(cost.ladder_memory(sh, d["widths"], d["batch"], n_cells).values()) < \
-            limits.MEMORY_FRACTION * avail
-        seconds = cost.check_ladder(sh, d["widths"], d["data"], [0], d["steps"], d["batch"],
-                                    defaults=d)
+        n_cells = len(d["widths"]) * len(d["data"]) * len(d["seeds"])
+        assert sum(cost.ladder_memory(sh, d["widths"], d["batch"], n_cells,
+                                      model=model).values()) < limits.MEMORY_FRACTION * avail
+        per_d = ladder_steps(d["data"], d["steps"], d["epochs"], d["batch"],
+                             _block(d["epochs"], d["batch"], d["data"]))
+        steps = max(1, round(sum(per_d.values()) / len(per_d)))  # as sim train does
+        seconds = cost.check_ladder(sh, d["widths"], d["data"], d["seeds"], steps, d["batch"],
+                                    defaults=dict(d, steps=steps), model=model)
         assert 0 < seconds < limits.MAX_SECONDS
 
 
 def test_refusals_name_the_option(monkeypatch):
     monkeypatch.setattr(limits, "available_memory", lambda: 1 << 30)  # 1 GiB, on any machine
     sh = _shape("slots")
-    d = _cli_defaults("slots")
+    d = dict(_cli_defaults("slots"), steps=100)  # sim train passes its cells' mean steps
 
     def refused(**kw) -> str:
         args = {"widths": [4], "n_datas": [300], "seeds": [0], "steps": 10, "batch": 8,
@@ -210,7 +222,7 @@ def test_flops_and_activations_against_xla(task):
 
 # --------------------------------------------------------------------------- the CLI
 
-_TRAIN = ["train", "--skills", "10", "--k", "2", "--widths", "4", "--data", "50", "--steps",
+_TRAIN = ["train", "--skills", "100", "--k", "2", "--widths", "4", "--data", "50", "--steps",
           "5", "--batch", "8", "--boot", "0", "--no-plots"]
 
 

@@ -38,11 +38,14 @@ __all__ = ["bench"]
                    "peak memory.")
 @click.option("--stream-texts", type=SIZE, default="1e9", show_default=True,
               help="|T| of --stream-check.")
+@click.option("--train", "train_bench", is_flag=True,
+              help="Instead: the training speed of `sim train`'s default ladders (samples/s, "
+                   "model FLOP utilisation) for the MLP and the transformer (the train extra).")
 @click.option("--yes", is_flag=True,
               help="Go on even when the benchmark is estimated above an hour on this machine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def bench(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, theta, dists, seed,
-          stream_check, stream_texts, yes, as_json):
+          stream_check, stream_texts, train_bench, yes, as_json):
     """Measure the graph engine against numpy and networkx baselines.
 
     Edges generated and counted per second under failure rule (a), for each skill measure:
@@ -52,6 +55,18 @@ def bench(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, theta,
     best of --repeat runs, numba's first call timed apart. A benchmark estimated above an
     hour on this machine needs --yes; one whose networkx graph cannot fit is refused.
     """
+    if train_bench:  # sim.learners.trained.bench
+        from sim.cli.train import DEFAULTS
+        from sim.learners.trained import TRAIN_EXTRA_HINT, TrainExtraMissing
+
+        try:
+            from sim.learners.trained.bench import train_bench_report
+
+            res, lines = train_bench_report(DEFAULTS)
+        except TrainExtraMissing:
+            raise click.ClickException(TRAIN_EXTRA_HINT) from None
+        echo_json(res) if as_json else click.echo("\n".join(lines))
+        return
     _preflight(n_texts, n_skills, k, repeat, numpy_texts, nx_texts, nx_skills, dists,
                stream_check, stream_texts, yes)
     if stream_check:

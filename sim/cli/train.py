@@ -99,6 +99,9 @@ def _defaults_help() -> str:
 @click.option("--scheduler", envvar="SIM_SCHEDULER", metavar="ADDRESS",
               help="Use an existing Dask scheduler, e.g. tcp://127.0.0.1:8786 "
                    "(env SIM_SCHEDULER); start its workers with --nthreads 1.")
+@click.option("--model", type=click.Choice(["mlp", "transformer"]), default="mlp",
+              show_default=True, help="The model family: the task's MLP, or a small "
+              "decoder-only transformer reading the piece as tokens (its own default ladder).")
 @click.option("--device", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
               help="JAX backend to train on (gpu: where JAX has one).")
 @click.option("--boot", "n_boot", type=SIZE, default=100, show_default=True,
@@ -115,7 +118,7 @@ def _defaults_help() -> str:
 def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, bits_per_skill,
           heldout_top, corpus_seed, widths, n_datas, steps, epochs, batch, lr, weight_decay,
           seeds, workers,
-          scheduler, device, n_boot, out, run_id, no_plots, yes, as_json):
+          scheduler, model, device, n_boot, out, run_id, no_plots, yes, as_json):
     """Train a ladder of small networks on a learnable corpus and measure them.
 
     Each rung is a model of width w (N parameters) trained with AdamW on the first D pieces
@@ -180,6 +183,10 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
                                  f"{corpus.config.task} corpus; got --task {task}")
         task = corpus.config.task
     defaults = DEFAULTS[task]
+    if model == "transformer":
+        from sim.learners.trained.transformer import LADDER_DEFAULTS
+
+        defaults = dict(defaults, **LADDER_DEFAULTS.get(task, {}))
     n_train = len(corpus.splits["train"]) if corpus_dir is not None else None
     if n_datas is None:
         n_datas = list(defaults["data"])
@@ -219,7 +226,7 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     else:
         shape = CorpusShape.from_corpus(corpus)
     check_ladder(shape, widths, n_datas, seeds, cell_steps, batch, workers=workers,
-                 scheduler=scheduler, device=device, yes=yes, defaults=ref)
+                 scheduler=scheduler, device=device, yes=yes, defaults=ref, model=model)
     if corpus_dir is None:
         from sim.corpus import make_corpus
 
@@ -234,7 +241,7 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     models = run_ladder(corpus, widths, n_datas, seeds, steps=1 if steps is None else steps,
                         epochs=epochs, block=_block(epochs, batch, n_datas), batch=batch,
                         lr=lr, weight_decay=weight_decay, device=device, workers=workers,
-                        scheduler=scheduler, progress=progress)
+                        scheduler=scheduler, progress=progress, model=model)
     train_s = time.perf_counter() - t0
     run = measure_ladder(corpus, models, n_boot=n_boot, progress=progress)
     t0 = time.perf_counter()

@@ -29,6 +29,13 @@ divided by `CPU_FLOPS` (or `GPU_FLOPS` with ``--device gpu``), and every cell ad
 `CELL_OVERHEAD_S` (compilation), every step `STEP_OVERHEAD_S` and every question
 `QUESTION_OVERHEAD_S` (`cell_seconds`): rough, deliberately pessimistic figures, so that the
 estimate errs long.
+
+The transformer (``model="transformer"``, `sim.learners.trained.transformer`) is costed per
+piece rather than per question: a piece is a sequence of T tokens (`seq_len`) and its forward
+pass costs `transformer_macs` multiply-adds (Kaplan et al.'s 2 N + 2 L T d per token, the
+attention computed over the full T x T square, and the head at the answer positions); its
+memory counts every parameter, embeddings included (`n_params` + `n_embedding`), and
+`activation_floats` per piece.
 """
 
 from __future__ import annotations
@@ -50,14 +57,23 @@ __all__ = [
     "PREDICTION_BYTES",
     "EVAL_CHUNK",
     "MAX_STEPS",
+    "MODELS",
+    "HEAD_SIZE",
     "CorpusShape",
+    "transformer_depth",
+    "transformer_heads",
+    "transformer_tokens",
+    "seq_len",
     "n_params",
+    "n_embedding",
+    "transformer_macs",
     "macs_per_question",
     "activation_floats",
     "split_bytes",
     "model_bytes",
     "cell_memory",
     "ladder_memory",
+    "train_step_flops",
     "cell_flops",
     "cell_seconds",
     "ladder_seconds",
@@ -94,6 +110,10 @@ PREDICTION_BYTES = 64
 EVAL_CHUNK = 2048
 #: the most steps a model takes: step indices are int32 inside the jitted training program
 MAX_STEPS = 2**31 - 1
+#: the model families (`sim.learners.trained.model.MODELS`)
+MODELS = ("mlp", "transformer")
+#: the transformer's head size: the number of heads is chosen for it (`transformer_heads`)
+HEAD_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -183,13 +203,76 @@ def split_bytes(n_pieces: int, m: int, q: int, n_bits: int = 0) -> float:
     return float(n_pieces) * (8 + 8 + 4 + 4 + 4 * m + inputs + 8 * q)
 
 
-def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int) -> int:
-    """N(w), the parameters of the model of width `width` (`sim.learners.trained.model`):
-    ``slots`` 3 w^2 + (|S| + 2V + 2) w + V; ``parity`` (|S| + n_bits + 2) w + 1."""
+def transformer_depth(width: int) -> int:
+    """The transformer's default depth L at width d: 1 layer up to d = 31, then one more per
+    doubling (32: 2, 64: 3, 128: 4, 256: 5), so that a ladder of widths is also one of depths
+    (d / L grows slowly with d, as in Kaplan et al.'s shape study)."""
+    d, n = int(width), 1
+    while d >= 32:
+        d //= 2
+        n += 1
+    return n
+
+
+def transformer_heads(width: int) -> int:
+    """Attention heads at width d: d / `HEAD_SIZE` when that is an integer >= 2, else 1."""
+    d = int(width)
+    return d // HEAD_SIZE if d >= 2 * HEAD_SIZE and d % HEAD_SIZE == 0 else 1
+
+
+def transformer_tokens(task: str, n_skills: int, n_values: int) -> int:
+    """The transformer's vocabulary: |S| skill tokens, the input tokens (V; parity: the two
+    bit values), PAD, NONE and ANS."""
+    return int(n_skills) + (2 if task == "parity" else int(n_values)) + 3
+
+
+def seq_len(task: str, m: int, n_bits: int = 0) -> int:
+    """Tokens of a piece of `m` skill columns: slot tasks 2m (skill, input per slot); parity
+    m + n_bits + 1 (skills, data bits, ANS)."""
+    return int(m) + int(n_bits) + 1 if task == "parity" else 2 * int(m)
+
+
+def _out_values(task: str, n_values: int) -> int:
+    return 2 if task == "parity" else int(n_values)
+
+
+def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *,
+             model: str = "mlp", depth: int = 0) -> int:
+    """N(w), the parameter count of the model of width `width`: the MLPs'
+    (`sim.learners.trained.model`) every parameter, ``slots`` 3 w^2 + (|S| + 2V + 2) w + V,
+    ``parity`` (|S| + n_bits + 2) w + 1; the transformer's
+    (`sim.learners.trained.transformer`) non-embedding count L (12 d^2 + 13 d) + 2 d with
+    L = `depth` (0: `transformer_depth`)."""
     w, s, v = int(width), int(n_skills), int(n_values)
+    if model == "transformer":
+        n_layers = int(depth) or transformer_depth(w)
+        return n_layers * (12 * w * w + 13 * w) + 2 * w
     if task != "parity":  # slots and chain: the same layers
         return 3 * w * w + (s + 2 * v + 2) * w + v
     return (s + int(n_bits) + 2) * w + 1
+
+
+def n_embedding(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *,
+                model: str = "mlp") -> int:
+    """The parameters `n_params` leaves out: the transformer's token embedding
+    (`transformer_tokens` x d) and output head (d x V_out + V_out); 0 for the MLPs."""
+    if model != "transformer":
+        return 0
+    d, vo = int(width), _out_values(task, n_values)
+    return transformer_tokens(task, n_skills, n_values) * d + d * vo + vo
+
+
+def transformer_macs(task: str, n_values: int, n_bits: int, width: int, m: int,
+                     depth: int = 0) -> float:
+    """Multiply-adds of the transformer's forward pass over one piece of `m` skill columns:
+    per layer and token 12 d^2 (w_qkv 3 d^2, w_o d^2, the MLP 8 d^2), per layer the attention
+    2 T^2 d (scores and values over the full T x T square), and the head q d V_out at the q
+    answer positions (Kaplan et al.'s C_forward = 2 N + 2 L T d per token, in multiply-adds)."""
+    d = float(width)
+    n_layers = int(depth) or transformer_depth(int(width))
+    t = float(seq_len(task, m, n_bits))
+    q = 1.0 if task == "parity" else float(m)
+    return n_layers * (12.0 * d * d * t + 2.0 * t * t * d) + q * d * _out_values(task, n_values)
 
 
 def macs_per_question(task: str, n_skills: int, n_values: int, n_bits: int, width: int,
@@ -205,8 +288,13 @@ def macs_per_question(task: str, n_skills: int, n_values: int, n_bits: int, widt
 
 
 def activation_floats(task: str, n_skills: int, n_values: int, n_bits: int, width: int,
-                      m: int) -> float:
+                      m: int, *, model: str = "mlp", depth: int = 0) -> float:
     """Floats of the forward pass's intermediates per piece of `m` skill columns.
+
+    The transformer, per token: the embedding and, per layer, about 26 d (LayerNorms, q, k, v
+    and their rotations, the attention output and its projection, the residuals, the MLP's
+    4d pre-activation, its GELU and intermediates) and 3 h T + T for the attention scores,
+    probabilities and mask; the head's q (3 d + 3 V_out).
 
     ``slots``, per slot: the two embedding rows, e, W1's output and its relu, the pooled
     context broadcast, the concatenation (2w), W2's output and its relu (10 w in all), the
@@ -214,41 +302,50 @@ def activation_floats(task: str, n_skills: int, n_values: int, n_bits: int, widt
     skills (m |S|), control bits, input row, hidden pre- and post-relu, the logit pair.
     """
     w = float(width)
+    if model == "transformer":
+        t = float(seq_len(task, m, n_bits))
+        h = float(transformer_heads(int(width)))
+        q = 1.0 if task == "parity" else float(m)
+        n_layers = int(depth) or transformer_depth(int(width))
+        return (t * (w + n_layers * (26.0 * w + 3.0 * h * t + t))
+                + q * (3.0 * w + 3.0 * _out_values(task, n_values)) + 8.0)
     if task != "parity":  # slots and chain: the same layers
         return float(m) * (10.0 * w + 3.0 * n_values + 8.0)
     return float(m) * n_skills + 2.0 * n_skills + 2.0 * n_bits + 2.0 * w + 8.0
 
 
-def model_bytes(shape: CorpusShape, width: int) -> float:
+def model_bytes(shape: CorpusShape, width: int, model: str = "mlp") -> float:
     """Bytes of the parameters of the model of width `width` and their companions while
-    training (`PARAM_COPIES` float32 copies)."""
-    return 4.0 * PARAM_COPIES * float(n_params(shape.task, shape.n_skills, shape.n_values,
-                                               shape.n_bits, width))
+    training (`PARAM_COPIES` float32 copies of every parameter, embeddings included)."""
+    args = (shape.task, shape.n_skills, shape.n_values, shape.n_bits, width)
+    return 4.0 * PARAM_COPIES * float(n_params(*args, model=model)
+                                      + n_embedding(*args, model=model))
 
 
-def cell_memory(shape: CorpusShape, width: int, batch: int) -> dict[str, float]:
+def cell_memory(shape: CorpusShape, width: int, batch: int,
+                model: str = "mlp") -> dict[str, float]:
     """Bytes one cell needs besides the corpus, by the CLI option that sets them: ``--widths``
     (the model, `model_bytes`, and one prediction chunk's activations), ``--batch`` (one
     minibatch's activations and their gradients)."""
     def act(m):
         return activation_floats(shape.task, shape.n_skills, shape.n_values, shape.n_bits,
-                                 width, m)
+                                 width, m, model=model)
 
     return {
-        "--widths": model_bytes(shape, width) + 4.0 * EVAL_CHUNK * act(shape.m_eval),
+        "--widths": model_bytes(shape, width, model) + 4.0 * EVAL_CHUNK * act(shape.m_eval),
         "--batch": 4.0 * BACKWARD_FACTOR * float(batch) * act(shape.k),
     }
 
 
 def ladder_memory(shape: CorpusShape, widths: Sequence[int], batch: int, n_cells: int,
-                  workers: int = 1) -> dict[str, float]:
+                  workers: int = 1, model: str = "mlp") -> dict[str, float]:
     """Peak bytes of a ladder by the option that sets them: ``--widths`` and ``--batch``
     (`cell_memory` at the largest width, once per worker process training at a time) and
     ``--data`` (the corpus: built, resident in this process and in every worker, the train
     split's two training copies per worker, and `PREDICTION_BYTES` per evaluated question of
     every cell)."""
     parallel = max(1, min(int(workers), int(n_cells)))
-    cell = cell_memory(shape, max(int(w) for w in widths), batch)
+    cell = cell_memory(shape, max(int(w) for w in widths), batch, model)
     q = 1 if shape.task == "parity" else shape.k
     train_copy = split_bytes(shape.n_train, shape.k, q, shape.n_bits)
     corpus = (max(shape.build_bytes, shape.resident_bytes)
@@ -259,14 +356,29 @@ def ladder_memory(shape: CorpusShape, widths: Sequence[int], batch: int, n_cells
             "--data": corpus}
 
 
-def cell_flops(shape: CorpusShape, width: int, steps: int, batch: int) -> float:
-    """Flops of one cell: training (6 per multiply-add per question, `ADAM_FLOPS_PER_PARAM`
-    per parameter per step) and predicting the evaluation splits (2 per multiply-add per
-    question)."""
+def train_step_flops(shape: CorpusShape, width: int, batch: int,
+                     model: str = "mlp") -> float:
+    """Flops of one training step: 6 per multiply-add of the forward pass (forward 2,
+    backward 4) over the minibatch, and `ADAM_FLOPS_PER_PARAM` per parameter."""
     t, s, v, b = shape.task, shape.n_skills, shape.n_values, shape.n_bits
-    per_step = (6.0 * macs_per_question(t, s, v, b, width, shape.k)
-                * _questions_per_step(shape, batch)
-                + ADAM_FLOPS_PER_PARAM * n_params(t, s, v, b, width))
+    if model == "transformer":
+        return (6.0 * transformer_macs(t, v, b, width, shape.k) * float(batch)
+                + ADAM_FLOPS_PER_PARAM * (n_params(t, s, v, b, width, model=model)
+                                          + n_embedding(t, s, v, b, width, model=model)))
+    return (6.0 * macs_per_question(t, s, v, b, width, shape.k) * _questions_per_step(shape, batch)
+            + ADAM_FLOPS_PER_PARAM * n_params(t, s, v, b, width))
+
+
+def cell_flops(shape: CorpusShape, width: int, steps: int, batch: int,
+               model: str = "mlp") -> float:
+    """Flops of one cell: training (`train_step_flops` per step) and predicting the
+    evaluation splits (2 per multiply-add per question; the transformer: per piece, every
+    piece taken as wide as the widest)."""
+    t, s, v, b = shape.task, shape.n_skills, shape.n_values, shape.n_bits
+    if model == "transformer":
+        predict = 2.0 * transformer_macs(t, v, b, width, shape.m_eval) * shape.n_eval
+        return float(steps) * train_step_flops(shape, width, batch, model) + predict
+    per_step = train_step_flops(shape, width, batch)
     if t == "parity":
         predict = 2.0 * macs_per_question(t, s, v, b, width, shape.m_eval) * shape.n_eval
     else:
@@ -279,21 +391,22 @@ def _questions_per_step(shape: CorpusShape, batch: int) -> float:
 
 
 def cell_seconds(shape: CorpusShape, width: int, steps: int, batch: int,
-                 device: str = "cpu") -> float:
+                 device: str = "cpu", model: str = "mlp") -> float:
     """Wall seconds of one cell: its flops (`cell_flops`) at `CPU_FLOPS` (`GPU_FLOPS`), plus
     `STEP_OVERHEAD_S` per step, `QUESTION_OVERHEAD_S` per question trained on or predicted,
     and `CELL_OVERHEAD_S`."""
     rate = GPU_FLOPS if device == "gpu" else CPU_FLOPS
     questions = float(steps) * _questions_per_step(shape, batch) + float(shape.eval_questions)
-    return (cell_flops(shape, width, steps, batch) / rate + float(steps) * STEP_OVERHEAD_S
+    return (cell_flops(shape, width, steps, batch, model) / rate + float(steps) * STEP_OVERHEAD_S
             + questions * QUESTION_OVERHEAD_S + CELL_OVERHEAD_S)
 
 
 def ladder_seconds(shape: CorpusShape, widths: Sequence[int], n_cells_per_width: int,
-                   steps: int, batch: int, *, parallel: int = 1, device: str = "cpu") -> float:
+                   steps: int, batch: int, *, parallel: int = 1, device: str = "cpu",
+                   model: str = "mlp") -> float:
     """Wall seconds of a ladder: every cell's `cell_seconds`, spread over `parallel` workers,
     and never less than its longest cell."""
-    cells = [cell_seconds(shape, w, steps, batch, device) for w in widths]
+    cells = [cell_seconds(shape, w, steps, batch, device, model) for w in widths]
     total = float(n_cells_per_width) * sum(cells)
     return max(total / max(1, int(parallel)), max(cells))
 
@@ -301,7 +414,7 @@ def ladder_seconds(shape: CorpusShape, widths: Sequence[int], n_cells_per_width:
 def check_ladder(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[int],
                  seeds: Sequence[int], steps: int, batch: int, *, workers: int = 1,
                  scheduler: str | None = None, device: str = "cpu", yes: bool = False,
-                 defaults: dict | None = None) -> float:
+                 defaults: dict | None = None, model: str = "mlp") -> float:
     """Refuse a ladder that cannot fit, before anything is drawn, trained or written.
 
     Raises `ParameterError` naming the CLI option when ``--steps`` exceeds `MAX_STEPS`, when
@@ -325,10 +438,11 @@ def check_ladder(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[in
     n_per_width = len(n_datas) * len(seeds)
     n_cells = len(widths) * n_per_width
     local = 1 if scheduler is not None else max(1, min(int(workers), n_cells))
-    mem = ladder_memory(shape, widths, batch, n_cells, local)
+    mem = ladder_memory(shape, widths, batch, n_cells, local, model)
     total = sum(mem.values())
     wmax = max(widths)
-    n_max = n_params(shape.task, shape.n_skills, shape.n_values, shape.n_bits, wmax)
+    n_max = n_params(shape.task, shape.n_skills, shape.n_values, shape.n_bits, wmax,
+                     model=model)
     pieces = shape.n_train + shape.n_eval
     what = (f"training w = {wmax:,} ({float(n_max):.3g} parameters) with --batch "
             f"{int(batch):,} on a corpus of {float(pieces):.3g} pieces"
@@ -337,12 +451,12 @@ def check_ladder(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[in
 
     parallel = n_cells if scheduler is not None else local
     seconds = ladder_seconds(shape, widths, n_per_width, steps, batch, parallel=parallel,
-                             device=device)
+                             device=device, model=model)
     param = "--steps"
     if defaults is not None:
-        ref = ladder_seconds(shape, defaults["widths"], 1, steps, batch)
+        ref = ladder_seconds(shape, defaults["widths"], 1, steps, batch, model=model)
         ratios = {"--steps": steps / defaults["steps"], "--batch": batch / defaults["batch"],
-                  "--widths": ladder_seconds(shape, widths, 1, steps, batch) / ref}
+                  "--widths": ladder_seconds(shape, widths, 1, steps, batch, model=model) / ref}
         param = max(ratios, key=ratios.get)
     limits.require_time(seconds, yes, param,
                         f"training {n_cells} model(s) of up to {float(n_max):.3g} parameters "

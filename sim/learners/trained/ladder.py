@@ -234,7 +234,7 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
                lr: float = 3e-3, weight_decay: float = 1e-4, block: int | None = None,
                epochs: float | None = None,
                device: str = "cpu", workers: int = 1, scheduler: str | None = None,
-               progress: bool = False) -> list:
+               progress: bool = False, model: str = "mlp") -> list:
     """Train every cell of a ladder and predict the corpus's evaluation splits.
 
     Parameters
@@ -257,6 +257,7 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
         An existing Dask scheduler's address (its workers should run one thread each).
     progress : bool
         A rich progress bar with ETA on stderr.
+    model : ``"mlp"`` or ``"transformer"`` (`sim.learners.trained.model.MODELS`).
 
     Returns
     -------
@@ -277,10 +278,10 @@ def run_ladder(corpus, widths: Sequence[int], n_datas: Sequence[int],
                          steps=per_d)
     resolve_device(device)
     train_kw = {"steps": int(steps), "batch": int(batch), "lr": float(lr),
-                "weight_decay": float(weight_decay), "device": device}
+                "weight_decay": float(weight_decay), "device": device, "model": model}
     if block is not None:
         train_kw["block"] = int(block)
-    costs = [cell_cost(param_count(model_spec(corpus, c.width)), c.steps, batch)
+    costs = [cell_cost(param_count(model_spec(corpus, c.width, model)), c.steps, batch)
              for c in cells]
     results: list = [None] * len(cells)
     if scheduler is None and workers == 1:

@@ -37,6 +37,11 @@ as 2b − 1 in {−1, 1}^n_bits (parities are learned faster from centred inputs
 Every parameter is float32. Initialisation: LeCun-normal weights (variance 1 / fan-in),
 embeddings with variance 1, zero biases; all cut from one normal draw of the given
 `jax.random` key (`init_params`).
+
+``model = "transformer"`` (`ModelSpec.model`): a small decoder-only transformer that reads
+the piece as a token sequence, for every task (`sim.learners.trained.transformer`; N is its
+non-embedding parameter count, Kaplan et al.). `init_params`, `apply` and `param_count`
+dispatch on the spec.
 """
 
 from __future__ import annotations
@@ -50,10 +55,13 @@ from theory.errors import ParameterError
 jax, _ = require_jax()
 import jax.numpy as jnp  # noqa: E402 - after XLA is configured
 
-__all__ = ["TASKS", "ModelSpec", "param_count", "tree_size", "init_params", "apply"]
+__all__ = ["TASKS", "MODELS", "ModelSpec", "param_count", "total_params", "tree_size",
+           "init_params", "apply"]
 
 #: the corpus families a model exists for
 TASKS = ("slots", "chain", "parity")
+#: the model families (`ModelSpec.model`)
+MODELS = ("mlp", "transformer")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,10 @@ class ModelSpec:
     n_skills : |S|.
     n_values : V, the size of the answer alphabet (``parity``: 2).
     n_bits : data bits per piece (``parity``; 0 for ``slots``).
-    width : w, the size knob.
+    width : w, the size knob (the transformer's d).
+    model : ``"mlp"`` (the architecture of the task, above) or ``"transformer"``.
+    depth : the transformer's layers (0: `sim.learners.trained.transformer.depth_for` the
+        width); 0 for the MLPs.
     """
 
     task: str
@@ -74,22 +85,47 @@ class ModelSpec:
     n_values: int
     n_bits: int
     width: int
+    model: str = "mlp"
+    depth: int = 0
 
     def __post_init__(self):
-        if self.task not in TASKS:
+        if self.model not in MODELS:
+            raise ParameterError("--model", f"must be one of {', '.join(MODELS)}; got "
+                                 f"{self.model!r}")
+        if self.task not in TASKS and self.model == "mlp":
             raise ParameterError("task", f"must be one of {', '.join(TASKS)}; got {self.task!r}")
         if int(self.width) < 1:
             raise ParameterError("width", f"must be an integer >= 1; got {self.width!r}")
+        if self.model == "transformer":
+            if int(self.depth) < 0:
+                raise ParameterError("depth", f"must be an integer >= 0; got {self.depth!r}")
+            if int(self.depth) == 0:
+                from sim.learners.trained.cost import transformer_depth
+
+                object.__setattr__(self, "depth", transformer_depth(int(self.width)))
+        elif int(self.depth) != 0:
+            raise ParameterError("depth", f"is for the transformer only; got {self.depth!r}")
         if self.task == "parity" and self.n_values != 2:
             raise ParameterError("n_values", f"must be 2 for parity; got {self.n_values}")
 
 
 def param_count(spec: ModelSpec) -> int:
-    """N(w), the exact number of parameters (module docstring's formulas, kept jax-free in
+    """N(w), the parameter count of the scaling law: the MLPs' exact number of parameters,
+    the transformer's non-embedding count (module docstrings' formulas, kept jax-free in
     `sim.learners.trained.cost.n_params` for the size checks made before jax starts)."""
     from sim.learners.trained.cost import n_params
 
-    return n_params(spec.task, spec.n_skills, spec.n_values, spec.n_bits, spec.width)
+    return n_params(spec.task, spec.n_skills, spec.n_values, spec.n_bits, spec.width,
+                    model=spec.model, depth=spec.depth)
+
+
+def total_params(spec: ModelSpec) -> int:
+    """Every parameter of the model (`tree_size` of its pytree): `param_count` plus, for the
+    transformer, the embedding and output head."""
+    from sim.learners.trained.cost import n_embedding
+
+    return param_count(spec) + n_embedding(spec.task, spec.n_skills, spec.n_values,
+                                           spec.n_bits, spec.width, model=spec.model)
 
 
 def tree_size(params) -> int:
@@ -119,6 +155,10 @@ def init_params(key, spec: ModelSpec) -> dict:
     cut into the arrays, each scaled to its initial standard deviation: one random-number
     graph for XLA to compile rather than one per array.
     """
+    if spec.model == "transformer":
+        from sim.learners.trained import transformer
+
+        return transformer.init_params(key, spec)
     shapes = _shapes(spec)
     sizes = {name: math.prod(shape) for name, (shape, scale) in shapes.items() if scale}
     z = jax.random.normal(key, (sum(sizes.values()),), jnp.float32)
@@ -150,6 +190,10 @@ def apply(spec: ModelSpec, params: dict, skills, inputs, mask):
     float32[B, q, V] logits: ``slots``: q = m (padded slots hold garbage; mask them);
     ``parity``: q = 1, V = 2.
     """
+    if spec.model == "transformer":
+        from sim.learners.trained import transformer
+
+        return transformer.apply(spec, params, skills, inputs)
     maskf = mask.astype(jnp.float32)
     if spec.task == "chain":
         s = jnp.clip(skills, 0, spec.n_skills - 1)

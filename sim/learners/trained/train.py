@@ -33,7 +33,14 @@ import numpy as np
 
 from sim.errors import raise_if_interrupted
 from sim.learners.trained import require_jax
-from sim.learners.trained.model import ModelSpec, apply, init_params, param_count, tree_size
+from sim.learners.trained.model import (
+    ModelSpec,
+    apply,
+    init_params,
+    param_count,
+    total_params,
+    tree_size,
+)
 from theory.errors import ParameterError
 
 jax, optax = require_jax()
@@ -65,13 +72,14 @@ EVAL_CHUNK = 2048
 DEVICES = ("cpu", "gpu")
 
 
-def model_spec(corpus, width: int) -> ModelSpec:
-    """The `ModelSpec` of a model of width `width` for `corpus` (task, |S|, V, data bits)."""
+def model_spec(corpus, width: int, model: str = "mlp", depth: int = 0) -> ModelSpec:
+    """The `ModelSpec` of a model of width `width` for `corpus` (task, |S|, V, data bits);
+    `model` ``"mlp"`` or ``"transformer"`` (`depth` 0: the transformer's default depth)."""
     cfg = corpus.config
     task = str(cfg.task)
     n_bits = int(corpus.splits["train"].inputs.shape[1]) if task == "parity" else 0
     return ModelSpec(task=task, n_skills=int(cfg.n_skills), n_values=int(corpus.n_answers),
-                     n_bits=n_bits, width=int(width))
+                     n_bits=n_bits, width=int(width), model=str(model), depth=int(depth))
 
 
 def cell_keys(seed: int) -> np.ndarray:
@@ -224,6 +232,7 @@ def _diverged(losses, first_step: int, width: int, n_data: int, steps: int, lr: 
 def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: int = 256,
                 lr: float = 3e-3, weight_decay: float = 1e-4, warmup: int | None = None,
                 seed: int = 0, block: int = DEFAULT_BLOCK, device: str = "cpu",
+                model: str = "mlp", depth: int = 0,
                 on_block: Callable[[int, int], None] | None = None):
     """Train the model of width `width` on the first `n_data` training pieces of `corpus`.
 
@@ -249,20 +258,26 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
     block : int
         Steps per `lax.scan` call (the result does not depend on it).
     device : ``"cpu"`` or ``"gpu"``
+    model : ``"mlp"`` (the task's MLP) or ``"transformer"`` (`sim.learners.trained.transformer`).
+    depth : int
+        The transformer's layers (0: its default for the width).
     on_block : callable, optional
         Called as ``on_block(steps_done, steps)`` after every block.
 
     Returns
     -------
     (params, info)
-        The trained parameters (a dict of arrays on the host) and a dict of facts: ``width,
-        n_params, n_data, steps, batch, lr, weight_decay, warmup, seed, device``,
+        The trained parameters (a dict of arrays on the host) and a dict of facts: ``model,
+        width, depth, n_params`` (N: the transformer's non-embedding count),
+        ``n_params_total`` (every parameter), ``n_data, steps, batch, lr, weight_decay,
+        warmup, seed, device``,
         ``train_loss_first, train_loss_last`` (the mean training loss over the first and the
         last block), ``loss_curve`` (the mean training loss of each block) and
         ``loss_curve_steps`` (the steps done at the end of each block), ``compile_s,
         train_s, samples_per_s`` (pieces per second of the training steps, compilation
-        excluded), ``train_cpu_s`` (this process's CPU time over the steps: the honest
-        figure on a shared machine).
+        excluded; ``compile_s`` is near 0 when this process already compiled the same
+        program for another cell: JAX caches it), ``train_cpu_s`` (this process's CPU time over the steps:
+        the honest figure on a shared machine).
     """
     n_train = len(corpus.splits["train"])
     _check("width", width, 1)
@@ -276,7 +291,7 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         raise ParameterError("weight_decay", f"must be a number >= 0; got {weight_decay!r}")
     warmup = max(1, steps // 20) if warmup is None else _check("warmup", warmup, 0)
     dev = resolve_device(device)
-    spec = model_spec(corpus, width)
+    spec = model_spec(corpus, width, model, depth)
 
     warmup = min(int(warmup), int(steps) - 1)
     # steps and warm-up enter the program as the traced `horizon`, not as static values
@@ -291,6 +306,8 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         data = {name: jnp.asarray(host[name]) for name in ("skills", "inputs", "labels", "qmask")}
         sizes = [block] * (steps // block) + ([steps % block] if steps % block else [])
         d = jnp.asarray(n_data, dtype=jnp.int32)
+        # JAX keeps the executables it compiled in this process: a later cell of the same
+        # shapes (the same width, any D or number of steps) finds its program compiled
         compiled = {n: _run_block.lower(params, state, jnp.arange(n, dtype=jnp.int32), data,
                                         d, data_key, horizon, spec, hyper).compile()
                     for n in sorted(set(sizes))}
@@ -312,9 +329,11 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         train_cpu_s = time.process_time() - c1
 
     n_params = param_count(spec)
-    assert tree_size(params) == n_params, "parameter count formula out of date"
+    assert tree_size(params) == total_params(spec), "parameter count formula out of date"
     info = {
-        "width": int(width), "n_params": n_params, "n_data": int(n_data), "steps": int(steps),
+        "model": spec.model, "width": int(width), "depth": int(spec.depth),
+        "n_params": n_params, "n_params_total": total_params(spec),
+        "n_data": int(n_data), "steps": int(steps),
         "batch": int(batch), "lr": float(lr), "weight_decay": float(weight_decay),
         "warmup": int(warmup), "seed": int(seed), "device": dev.platform,
         "train_loss_first": curve[0][1], "train_loss_last": curve[-1][1],
@@ -388,7 +407,10 @@ def predict(corpus, params, spec: ModelSpec | None = None, *, device: str = "cpu
     """
     import polars as pl
 
-    if spec is None:
+    if spec is None and "emb" in params:  # the transformer
+        spec = model_spec(corpus, params["emb"].shape[1], "transformer",
+                          params["layers"]["w_qkv"].shape[0])
+    elif spec is None:
         width = (params["skill_emb"] if "skill_emb" in params else params["w1"]).shape[1]
         spec = model_spec(corpus, width)
     _check("chunk", chunk, 1)
