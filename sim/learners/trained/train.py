@@ -276,8 +276,8 @@ def train_model(corpus, width: int, n_data: int, *, steps: int = 2000, batch: in
         ``loss_curve_steps`` (the steps done at the end of each block), ``compile_s,
         train_s, samples_per_s`` (pieces per second of the training steps, compilation
         excluded; ``compile_s`` is near 0 when this process already compiled the same
-        program for another cell: JAX caches it), ``train_cpu_s`` (this process's CPU time over the steps:
-        the honest figure on a shared machine).
+        program for another cell: JAX caches it), ``train_cpu_s`` (this process's CPU time
+        over the steps: the honest figure on a shared machine).
     """
     n_train = len(corpus.splits["train"])
     _check("width", width, 1)
