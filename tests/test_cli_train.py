@@ -83,8 +83,8 @@ def test_tiny_train_end_to_end(cli_runner, tmp_path):
                                       n_wide=40, heldout_pairs=3, pieces_per_tuple=5, seed=3))
     cdir = write_corpus(corpus, tmp_path / "corpus")
     code, out, err = cli_runner("train", "--corpus", str(cdir), "--widths", "4,16,32",
-                                "--data", "300,600", "--seeds", "0", "--steps", "150", "--batch", "64",
-                                "--lr", "1e-2", "--boot", "0", "--no-plots",
+                                "--data", "300,600", "--seeds", "0", "--steps", "150",
+                                "--batch", "64", "--lr", "1e-2", "--boot", "0", "--no-plots",
                                 "--out", str(tmp_path / "runs"), "--run-id", "r", "--json")
     assert code == 0, err
     res = json.loads(out)
