@@ -275,6 +275,14 @@ def test_too_small_a_disk_is_refused_up_front(small_fs, tmp_path, cli_runner):
     assert code == 2, err
     assert "the run folder needs about" in _one_line(err)
     assert _files(fs) == []
+    # sim train: refused before the corpus is drawn or anything trained, not after training
+    code, _, err = cli_runner("train", "--corpus", str(cdir), "--widths", "4,8,16",
+                              "--data", "100,200,300", "--seeds", "0", "--steps", "10",
+                              "--out", str(fs / "t"))
+    assert code == 2, err
+    line = _one_line(err)
+    assert "the run folder (9 models" in line and "of disk" in line
+    assert _files(fs) == []
 
 
 def test_atomic_writers_turn_a_full_disk_into_one_error_and_leave_nothing(small_fs):

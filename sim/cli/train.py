@@ -227,6 +227,16 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         shape = CorpusShape.from_corpus(corpus)
     check_ladder(shape, widths, n_datas, seeds, cell_steps, batch, workers=workers,
                  scheduler=scheduler, device=device, yes=yes, defaults=ref, model=model)
+    # the run folder's disk before the training, not after it (per-model tables like a
+    # `sim run` folder's per-scale ones; the writer checks again with the real tables)
+    from sim import limits
+    from sim.io import check_writable_dir
+
+    check_writable_dir(out)
+    n_models = len(widths) * len(n_datas) * len(seeds)
+    limits.require_disk(limits.run_folder_bytes(shape.n_skills, n_models, 2 * shape.k,
+                                                not no_plots), out, "--out",
+                        f"the run folder ({n_models} models, |S| = {shape.n_skills:,})")
     if corpus_dir is None:
         from sim.corpus import make_corpus
 
