@@ -303,3 +303,26 @@ def test_error_set_bootstrap_recomputes_the_measured_position():
     assert d.size > 250
     assert abs(np.median(d) - pos) < d.std()
     assert d.std() > 0
+
+
+@pytest.fixture(scope="module")
+def chain_corpus():
+    return make_corpus(CorpusConfig(task="chain", **COMP_CFG))
+
+
+def test_chain_heldout_pieces_are_judged_against_questions_at_the_same_depth(chain_corpus):
+    # chain question j applies s_j at depth j; the comparator takes the model's answers to
+    # test questions applying s_j at depth j (seen combinations). Independent questions at 0.9
+    # (true ratio 1) must hold; 12% worse per held-out question (ratio 0.68) must fail. The
+    # ratio's sd is about 0.011 as for slots (same sizes), far inside both margins.
+    inside = _composition_run(chain_corpus, 1.0)
+    outside = _composition_run(chain_corpus, 0.88)
+    v_in, v_out = (r.verdicts["composition_heldout_k2"] for r in (inside, outside))
+    assert v_in.status == "holds", v_in.line()
+    assert v_out.status == "fails", v_out.line()
+    assert abs(v_out.value - 0.88**3) < 0.05
+    t = inside.tuples.filter((pl.col("group") == "heldout") & (pl.col("kprime") == 2)).row(
+        0, named=True)
+    assert abs(t["competence_comparator"] - P_QUESTION**3) < 0.03
+    # wide pieces are deeper than any test piece: no question at their depth to compare with
+    assert "composition_wide_k4" not in inside.verdicts

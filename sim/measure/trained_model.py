@@ -104,13 +104,16 @@ class _Context:
         levels = adversary_levels(self.share, self.alphas, seed)
         self.zhist = z_histograms(sk, levels, self.alphas.shape[0], cfg.k)
         self.z_measure = z_measures(self.share, levels, self.alphas.shape[0])
-        # slots: CSR index of the test split's questions by skill (flat row * width + col)
+        # CSR index of the test split's questions (flat row * width + col) by skill (slots),
+        # or by (skill, slot) for chain, whose question j applies skill s_j at depth j
         w = sk.shape[1]
         flat = sk.reshape(-1)
         qpos = np.flatnonzero(flat >= 0)
-        order = np.argsort(flat[qpos], kind="stable")
+        self.q_by_slot = cfg.task == "chain"
+        keys = flat[qpos] * w + qpos % w if self.q_by_slot else flat[qpos]
+        order = np.argsort(keys, kind="stable")
         self.q_members = qpos[order]
-        cnt = np.bincount(flat[qpos], minlength=cfg.n_skills)
+        cnt = np.bincount(keys, minlength=cfg.n_skills * (w if self.q_by_slot else 1))
         self.q_start = np.concatenate([[0], np.cumsum(cnt)]).astype(np.int64)
         self.q_width = w
 
@@ -130,6 +133,9 @@ class _Context:
         for j in range(m):
             s = skills[:, j]
             ok = s >= 0
+            if self.q_by_slot:  # chain: a question about s_j at the same depth j
+                ok &= j < self.q_width
+                s = s * self.q_width + j
             sj = np.where(ok, s, 0)
             cnt = np.where(ok, self.q_start[sj + 1] - self.q_start[sj], 0)
             has = ok & (cnt > 0)
@@ -216,10 +222,15 @@ def composition_data(ctx: _Context, te, success: np.ndarray, skills: np.ndarray,
     exact match its mean is the product of the model's question accuracies on those skills:
     what independent questions would give. Unlike ∏ (1 − f(s)) it does not count, in each
     skill's rate, the failures of the other skills of that skill's pieces. ``cluster``: the
-    bootstrap unit (a held-out tuple, or the piece itself). Slots only (None otherwise: a
-    parity piece has one question that needs all its skills).
+    bootstrap unit (a held-out tuple, or the piece itself). Slots, and chain, whose question j
+    is compared with test questions that apply s_j at the same depth j (in seen combinations),
+    so for chain only pieces no deeper than a test piece (held-out tuples; not the wide
+    split) have a comparator. None otherwise: a parity piece has one question that needs all
+    its skills.
     """
-    if ctx.cfg.task != "slots" or skills.shape[0] == 0:
+    if ctx.cfg.task not in ("slots", "chain") or skills.shape[0] == 0:
+        return None
+    if ctx.q_by_slot and skills.shape[1] > ctx.q_width:
         return None
     skills = np.asarray(skills, dtype=np.int64)
     picks = ctx.question_picks(name, kp, skills)  # (n, m, R)
