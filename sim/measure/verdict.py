@@ -204,26 +204,8 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, *, n_bo
     groups : array of int, optional
         Stratum of each unit; resampling is within strata.
     """
-    if n < 1 or n_boot < 1 or not 0 < level < 1:
-        raise ValueError("need n >= 1, n_boot >= 1 and 0 < level < 1")
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-    rng = np.random.default_rng(ss)
-    if groups is None:
-        strata = [np.arange(n)]
-    else:
-        g = np.asarray(groups)
-        strata = [np.flatnonzero(g == v) for v in np.unique(g)]
-    draws = np.empty(n_boot)
-    for b in range(n_boot):
-        idx = np.concatenate([s[rng.integers(0, s.size, size=s.size)] for s in strata])
-        draws[b] = statistic(idx)
-    ok = ~np.isnan(draws)
-    if 2 * int(ok.sum()) < n_boot:
-        return None
-    d = draws[ok]
-    a = (1.0 - level) / 2.0
-    return (float(np.quantile(d, a, method="lower")),
-            float(np.quantile(d, 1.0 - a, method="higher")))
+    return bootstrap_intervals(lambda idx: [statistic(idx)], n, n_boot=n_boot, seed=seed,
+                               level=level, groups=groups)[0]
 
 
 def bootstrap_intervals(statistic: Callable[[np.ndarray], np.ndarray], n: int, *,
