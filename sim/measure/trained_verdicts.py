@@ -320,7 +320,9 @@ def loss_law_verdict(quality, fit_info: dict):
     from sim.measure.verdict import Verdict
 
     claim = "the test losses follow L = E + A/N^a + B/D^b"
-    stat = "rms log residual"
+    # the value shown is the residual check; the gate's other checks (E against the known
+    # irreducible loss, the exponents' intervals) are named in the reason when they fail
+    stat = "rms log residual (the gate also checks E and the exponents: see the reason)"
     if quality is None:
         return Verdict(claim, "loss_law", stat, None, None, 0.9, None, "<=", "inconclusive",
                        f"not fitted: {fit_info.get('error', 'no fit')}")

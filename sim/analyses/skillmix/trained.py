@@ -312,8 +312,11 @@ def plot_trained_skillmix(res: TrainedSkillMix, path) -> Path:
 
     plt = pyplot()
     t = res.table
-    fig, ax = plt.subplots(figsize=(10, 5.5))
     models = res.handled["model"].to_list()
+    # the legend sits outside the axes: in columns of at most 32 entries (a default ladder
+    # has 96 models), the figure widened to hold them
+    ncol = max(1, -(-len(models) // 32))
+    fig, ax = plt.subplots(figsize=(8 + 2.2 * ncol, 5.5))
     cmap = plt.get_cmap("viridis")
     for i, m in enumerate(models):
         g = t.filter(t["model"] == m).sort("k")
@@ -334,7 +337,8 @@ def plot_trained_skillmix(res: TrainedSkillMix, path) -> Path:
     ax.set_ylim(-0.02, 1.02)
     ax.set_xticks(c["ks"])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(fontsize=6 if len(models) > 16 else 7, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=ncol)
     ax.set_title(f"Skill-Mix on a trained ladder ({c['task']}, k_train = {c['k_train']}): "
                  f"pieces of k skills, {100 * c['confidence']:g}% Wilson bands", fontsize=10)
     fig.tight_layout()
