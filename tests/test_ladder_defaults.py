@@ -37,14 +37,18 @@ def test_default_ladder_spans_the_scaling_law_requirements(task):
 
 def test_the_parameter_count_function_is_the_chain_models_pytree():
     pytest.importorskip("jax")
-    from sim.learners.trained.model import ModelSpec, init_params, param_count, tree_size
+    from sim.learners.trained.model import (ModelSpec, init_params, param_count,
+                                             total_params, tree_size)
 
     jax = pytest.importorskip("jax")
     c = DEFAULTS["chain"]["corpus"]
     for w in DEFAULTS["chain"]["widths"][:3]:
         spec = ModelSpec(task="chain", n_skills=c["n_skills"], n_values=c["vocab"], n_bits=0,
                          width=w)
-        assert tree_size(init_params(jax.random.key(0), spec)) == param_count(spec) \
+        params = init_params(jax.random.key(0), spec)
+        assert tree_size(params) == total_params(spec)
+        hidden = {name: x for name, x in params.items() if name in ("w1", "b1", "w2", "b2")}
+        assert tree_size(hidden) == param_count(spec) \
             == n_params("chain", c["n_skills"], c["vocab"], 0, w)
 
 

@@ -24,6 +24,7 @@ from sim.learners.trained.ladder import ladder_cells, run_ladder, task_batches  
 from sim.learners.trained.model import (  # noqa: E402
     ModelSpec,
     param_count,
+    total_params,
     tree_size,
 )
 from sim.learners.trained.model import apply as _apply  # noqa: E402
@@ -117,7 +118,13 @@ def test_this_process_runs_xla_with_one_intra_op_thread():
 ])
 def test_param_count_formula_matches_the_pytree(spec):
     shapes = jax.eval_shape(lambda k: _init_params(k, spec), jax.random.key(0))  # no compile
-    assert sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes)) == param_count(spec)
+    assert sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(shapes)) \
+        == total_params(spec)
+    # N is the non-embedding count: the arrays that are not embedding tables or the output
+    # layer (parity's MLP has none of those)
+    embedding = {"skill_emb", "input_emb", "wo", "bo"} if spec.task != "parity" else set()
+    assert sum(math.prod(x.shape) for name, x in shapes.items() if name not in embedding) \
+        == param_count(spec)
     assert tree_size({"a": np.zeros((3, 4)), "b": [np.zeros(5)]}) == 17
 
 

@@ -175,7 +175,8 @@ def test_parameter_count_is_the_pytree(task):
         params = init_params(jax.random.key(0), spec)
         leaves = jax.tree_util.tree_leaves(params)
         counted = sum(int(x.size) for x in leaves)
-        assert cost.n_params(task, spec.n_skills, spec.n_values, spec.n_bits, w) == counted
+        assert cost.n_params(task, spec.n_skills, spec.n_values, spec.n_bits, w) \
+            + cost.n_embedding(task, spec.n_skills, spec.n_values, spec.n_bits, w) == counted
         assert all(x.dtype.itemsize == 4 for x in leaves)  # float32, as model_bytes counts
         shape = _shape(task)
         assert cost.model_bytes(shape, w) == 4 * cost.PARAM_COPIES * counted

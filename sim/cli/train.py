@@ -16,12 +16,14 @@ __all__ = ["train", "DEFAULTS", "mean_steps"]
 #: the corpus and ladder of the compositional default and of its composition-free control:
 #: a thousand Zipf-distributed skills with label noise, so that no model of the ladder learns
 #: them all (the rare ones are the unlearned tail) and the irreducible loss is known exactly;
-#: 8 widths spanning 2.5 decades of N(w), 4 data sizes spanning 1.5 decades of D, 3 seeds,
+#: 8 widths spanning 2.5 decades of the non-embedding N(w) (from w = 12: narrower networks
+#: sit at the chance loss log V, where no power law can hold), 4 data sizes spanning 1.5
+#: decades of D, 3 seeds,
 #: every cell trained for the same number of epochs over its D pieces (docs/trained.md)
 _LADDER = {
     "corpus": {"n_skills": 1000, "k": 3, "vocab": 8, "skill_dist": "zipf:2", "noise": 0.2,
                "heldout_top": 60},
-    "widths": [2, 4, 9, 19, 40, 83, 174, 362], "data": [1000, 3200, 10000, 32000],
+    "widths": [12, 18, 28, 42, 63, 96, 145, 220], "data": [2000, 6300, 20000, 63000],
     "seeds": [0, 1, 2], "epochs": 4.0, "steps": None, "batch": 100, "lr": 3e-3,
 }
 
@@ -44,6 +46,29 @@ _CORPUS_OPTIONS = {"n_skills": "--skills", "k": "--k", "vocab": "--vocab", "nois
                    "skill_dist": "--skill-dist", "n_bits": "--bits",
                    "bits_per_skill": "--bits-per-skill", "heldout_top": "--heldout-top",
                    "corpus_seed": "--corpus-seed"}
+
+
+#: a ladder estimated above this many seconds in one process trains on one worker per core
+#: by default (a Dask cluster costs seconds to start; below this it would not pay)
+AUTO_WORKERS_SECONDS = 60.0
+
+
+def _auto_workers(shape, widths, n_datas, seeds, steps, batch, device, model,
+                  scheduler) -> int:
+    """The default ``--workers``: 1 with a scheduler, on a GPU or for a ladder estimated under
+    `AUTO_WORKERS_SECONDS` in one process (`sim.learners.trained.cost.ladder_seconds`); else
+    one per core, at most one per width (a worker trains one width's cells together). The
+    predictions are the same bytes whatever the worker count."""
+    import os
+
+    from sim.learners.trained.cost import ladder_seconds
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if scheduler is not None or device != "cpu" or (cores or 1) < 2:
+        return 1
+    one = ladder_seconds(shape, widths, len(n_datas) * len(seeds), steps, batch, parallel=1,
+                         device=device, model=model)
+    return 1 if one < AUTO_WORKERS_SECONDS else max(1, min(int(cores), len(widths)))
 
 
 def _defaults_help() -> str:
@@ -93,9 +118,10 @@ def _defaults_help() -> str:
               help="AdamW's decoupled weight decay.")
 @click.option("--seeds", type=INT_RANGE,
               help="Training seeds: a:b (b excluded) or a list.")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--workers", type=int, default=None,
               help="1: in this process (no Dask). N > 1: a Dask LocalCluster of N "
-                   "single-threaded workers.")
+                   "single-threaded workers. [default: one per core (at most one per width) "
+                   "when the ladder is estimated above a minute in one process, else 1]")
 @click.option("--scheduler", envvar="SIM_SCHEDULER", metavar="ADDRESS",
               help="Use an existing Dask scheduler, e.g. tcp://127.0.0.1:8786 "
                    "(env SIM_SCHEDULER); start its workers with --nthreads 1.")
@@ -152,7 +178,7 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         raise click.ClickException(TRAIN_EXTRA_HINT) from None
     from sim.learners.trained.ladder import check_settings, ladder_cells
 
-    if scheduler is not None and workers != 1:
+    if scheduler is not None and workers not in (None, 1):
         src = ctx.get_parameter_source("scheduler")
         via = " (set by SIM_SCHEDULER)" if src is click.core.ParameterSource.ENVIRONMENT else ""
         raise ParameterError("--workers", f"cannot be combined with --scheduler{via}: the "
@@ -203,7 +229,8 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     lr = defaults["lr"] if lr is None else lr
     # everything checked before the corpus is drawn or anything trained
     ladder_cells(widths, n_datas, seeds, n_train=n_train)
-    check_settings(1 if steps is None else steps, batch, lr, weight_decay, workers, scheduler)
+    check_settings(1 if steps is None else steps, batch, lr, weight_decay,
+                   1 if workers is None else workers, scheduler)
     # the cost check takes the cells' mean steps (a cell's cost is linear in its steps)
     cell_steps = mean_steps(defaults, n_datas, steps, epochs, batch)
     ref = dict(defaults, steps=mean_steps(defaults))
@@ -225,6 +252,9 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
         shape = CorpusShape.from_config(cfg)
     else:
         shape = CorpusShape.from_corpus(corpus)
+    if workers is None:
+        workers = _auto_workers(shape, widths, n_datas, seeds, cell_steps, batch, device,
+                                model, scheduler)
     check_ladder(shape, widths, n_datas, seeds, cell_steps, batch, workers=workers,
                  scheduler=scheduler, device=device, yes=yes, defaults=ref, model=model)
     # the run folder's disk before the training, not after it (per-model tables like a

@@ -238,26 +238,33 @@ def _out_values(task: str, n_values: int) -> int:
 
 def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *,
              model: str = "mlp", depth: int = 0) -> int:
-    """N(w), the parameter count of the model of width `width`: the MLPs'
-    (`sim.learners.trained.model`) every parameter, ``slots`` 3 w^2 + (|S| + 2V + 2) w + V,
-    ``parity`` (|S| + n_bits + 2) w + 1; the transformer's
-    (`sim.learners.trained.transformer`) non-embedding count L (12 d^2 + 13 d) + 2 d with
+    """N(w), the parameter count of the scaling law for the model of width `width`: the
+    non-embedding parameters (Kaplan et al. 2020), for every family. ``slots`` and ``chain``
+    (`sim.learners.trained.model`): W1, b1, W2, b2, 3 w^2 + 2 w (the skill and input
+    embeddings and the output layer are in `n_embedding`); ``parity``, which has no embedding
+    table (its one-hot inputs are multiplied), every parameter, (|S| + n_bits + 2) w + 1; the
+    transformer's (`sim.learners.trained.transformer`) L (12 d^2 + 13 d) + 2 d with
     L = `depth` (0: `transformer_depth`)."""
     w, s, v = int(width), int(n_skills), int(n_values)
     if model == "transformer":
         n_layers = int(depth) or transformer_depth(w)
         return n_layers * (12 * w * w + 13 * w) + 2 * w
     if task != "parity":  # slots and chain: the same layers
-        return 3 * w * w + (s + 2 * v + 2) * w + v
+        return 3 * w * w + 2 * w
     return (s + int(n_bits) + 2) * w + 1
 
 
 def n_embedding(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *,
                 model: str = "mlp") -> int:
     """The parameters `n_params` leaves out: the transformer's token embedding
-    (`transformer_tokens` x d) and output head (d x V_out + V_out); 0 for the MLPs."""
+    (`transformer_tokens` x d) and output head (d x V_out + V_out); the ``slots`` and
+    ``chain`` MLPs' skill and input embeddings and output layer, (|S| + 2 V) w + V; 0 for
+    ``parity``."""
     if model != "transformer":
-        return 0
+        if task == "parity":
+            return 0
+        w, v = int(width), int(n_values)
+        return (int(n_skills) + 2 * v) * w + v
     d, vo = int(width), _out_values(task, n_values)
     return transformer_tokens(task, n_skills, n_values) * d + d * vo + vo
 
@@ -366,7 +373,7 @@ def train_step_flops(shape: CorpusShape, width: int, batch: int,
                 + ADAM_FLOPS_PER_PARAM * (n_params(t, s, v, b, width, model=model)
                                           + n_embedding(t, s, v, b, width, model=model)))
     return (6.0 * macs_per_question(t, s, v, b, width, shape.k) * _questions_per_step(shape, batch)
-            + ADAM_FLOPS_PER_PARAM * n_params(t, s, v, b, width))
+            + ADAM_FLOPS_PER_PARAM * (n_params(t, s, v, b, width) + n_embedding(t, s, v, b, width)))
 
 
 def cell_flops(shape: CorpusShape, width: int, steps: int, batch: int,
@@ -441,8 +448,10 @@ def check_ladder(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[in
     mem = ladder_memory(shape, widths, batch, n_cells, local, model)
     total = sum(mem.values())
     wmax = max(widths)
-    n_max = n_params(shape.task, shape.n_skills, shape.n_values, shape.n_bits, wmax,
-                     model=model)
+    n_max = (n_params(shape.task, shape.n_skills, shape.n_values, shape.n_bits, wmax,
+                      model=model)
+             + n_embedding(shape.task, shape.n_skills, shape.n_values, shape.n_bits, wmax,
+                           model=model))
     pieces = shape.n_train + shape.n_eval
     what = (f"training w = {wmax:,} ({float(n_max):.3g} parameters) with --batch "
             f"{int(batch):,} on a corpus of {float(pieces):.3g} pieces"

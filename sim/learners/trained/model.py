@@ -12,9 +12,13 @@ number of slots per piece, so pieces with k' > k skills are answered with the sa
     z_i   = relu([h_i, c] W2 + b2)                          (w)
     out_i = z_i Wo + bo                                     (V logits)
 
-    N(w) = 3 w^2 + (|S| + 2V + 2) w + V
+    N(w) = 3 w^2 + 2 w      (non-embedding, Kaplan et al. 2020; every parameter:
+                             3 w^2 + (|S| + 2V + 2) w + V)
 
-(E_skill: |S| w, E_input: V w, W1 and b1: w^2 + w, W2 and b2: 2 w^2 + w, Wo and bo: w V + V).
+(W1 and b1: w^2 + w, W2 and b2: 2 w^2 + w; left out of N as embeddings: E_skill |S| w,
+E_input V w, and the output layer Wo and bo, w V + V). The embeddings grow with |S|, not
+with what the network computes: with |S| = 1000 they would be most of every narrow model's
+count, and N would span fewer decades than the networks' capacity does.
 
 ``chain`` — the same parameters as ``slots`` (so the same N(w)), run as a recurrence along the
 piece, for chain pieces whose i-th question asks y_i = g_{s_i}(y_{i−1}), y_0 = x (the piece's
@@ -110,8 +114,9 @@ class ModelSpec:
 
 
 def param_count(spec: ModelSpec) -> int:
-    """N(w), the parameter count of the scaling law: the MLPs' exact number of parameters,
-    the transformer's non-embedding count (module docstrings' formulas, kept jax-free in
+    """N(w), the parameter count of the scaling law: the non-embedding count of every family
+    (parity's MLP, which has no embedding table, every parameter; module docstrings'
+    formulas, kept jax-free in
     `sim.learners.trained.cost.n_params` for the size checks made before jax starts)."""
     from sim.learners.trained.cost import n_params
 
@@ -120,8 +125,8 @@ def param_count(spec: ModelSpec) -> int:
 
 
 def total_params(spec: ModelSpec) -> int:
-    """Every parameter of the model (`tree_size` of its pytree): `param_count` plus, for the
-    transformer, the embedding and output head."""
+    """Every parameter of the model (`tree_size` of its pytree): `param_count` plus the
+    embeddings and output layer (`sim.learners.trained.cost.n_embedding`)."""
     from sim.learners.trained.cost import n_embedding
 
     return param_count(spec) + n_embedding(spec.task, spec.n_skills, spec.n_values,
@@ -129,7 +134,7 @@ def total_params(spec: ModelSpec) -> int:
 
 
 def tree_size(params) -> int:
-    """The number of scalars in a pytree of arrays (what `param_count` must equal)."""
+    """The number of scalars in a pytree of arrays (what `total_params` must equal)."""
     return int(sum(x.size for x in jax.tree_util.tree_leaves(params)))
 
 
