@@ -23,7 +23,7 @@ __all__ = ["train", "DEFAULTS", "mean_steps"]
 _LADDER = {
     "corpus": {"n_skills": 1000, "k": 3, "vocab": 8, "skill_dist": "zipf:2", "noise": 0.2,
                "heldout_top": 60},
-    "widths": [12, 18, 28, 42, 63, 96, 145, 220], "data": [2000, 6300, 20000, 63000],
+    "widths": [12, 18, 28, 42, 63, 96, 145, 220], "data": [2000, 6300, 20000, 64000],
     "seeds": [0, 1, 2], "epochs": 4.0, "steps": None, "batch": 100, "lr": 3e-3,
 }
 
