@@ -37,8 +37,13 @@ def test_default_ladder_spans_the_scaling_law_requirements(task):
 
 def test_the_parameter_count_function_is_the_chain_models_pytree():
     pytest.importorskip("jax")
-    from sim.learners.trained.model import (ModelSpec, init_params, param_count,
-                                             total_params, tree_size)
+    from sim.learners.trained.model import (
+        ModelSpec,
+        init_params,
+        param_count,
+        total_params,
+        tree_size,
+    )
 
     jax = pytest.importorskip("jax")
     c = DEFAULTS["chain"]["corpus"]

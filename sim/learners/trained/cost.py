@@ -245,7 +245,7 @@ def n_params(task: str, n_skills: int, n_values: int, n_bits: int, width: int, *
     table (its one-hot inputs are multiplied), every parameter, (|S| + n_bits + 2) w + 1; the
     transformer's (`sim.learners.trained.transformer`) L (12 d^2 + 13 d) + 2 d with
     L = `depth` (0: `transformer_depth`)."""
-    w, s, v = int(width), int(n_skills), int(n_values)
+    w, s = int(width), int(n_skills)
     if model == "transformer":
         n_layers = int(depth) or transformer_depth(w)
         return n_layers * (12 * w * w + 13 * w) + 2 * w
