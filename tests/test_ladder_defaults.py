@@ -153,3 +153,27 @@ def test_cli_refuses_steps_with_epochs(cli_runner, tmp_path):
                                 str(tmp_path / "o"))
     assert code == 2 and err.startswith("sim: error: --epochs") and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_default_workers_follow_the_ladders_estimated_time(monkeypatch):
+    """`--workers` unset: one process for a ladder estimated under a minute, one worker per
+    core (at most one per width) above it, and one with a scheduler."""
+    import os
+
+    from sim.cli import train as cli_train
+    from sim.corpus import CorpusConfig
+    from sim.learners.trained.cost import CorpusShape, ladder_seconds
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
+    d = DEFAULTS["chain"]
+    cfg = CorpusConfig(task="chain", n_pieces=max(d["data"]), seed=0,
+                       **d["corpus"]).validated()
+    shape = CorpusShape.from_config(cfg)
+    big = (shape, d["widths"], d["data"], d["seeds"], 1000, d["batch"], "cpu", "mlp")
+    small = (shape, [4], [100], [0], 5, d["batch"], "cpu", "mlp")
+    for args in (big, small):
+        one = ladder_seconds(args[0], args[1], len(args[2]) * len(args[3]), args[4], args[5])
+        want = 1 if one < cli_train.AUTO_WORKERS_SECONDS else min(4, len(args[1]))
+        assert cli_train._auto_workers(*args, None) == want
+    assert cli_train._auto_workers(*big, "tcp://127.0.0.1:8786") == 1
+    assert cli_train._auto_workers(*small, None) == 1
