@@ -326,3 +326,75 @@ def test_chain_heldout_pieces_are_judged_against_questions_at_the_same_depth(cha
     assert abs(t["competence_comparator"] - P_QUESTION**3) < 0.03
     # wide pieces are deeper than any test piece: no question at their depth to compare with
     assert "composition_wide_k4" not in inside.verdicts
+
+
+# --------------------------------------------------------------------------- doubling
+
+
+class _FakeModel:
+    """The two fields of a measured model that `doubling_verdict` reads."""
+
+    def __init__(self, theta: float, n: int):
+        self.row = {"competence_tensor_k1": 1.0 - theta,
+                    "competence_tensor_k2": (1.0 - theta) ** 2}
+        self.tuples = pl.DataFrame({"group": ["test", "test"], "kprime": [1, 2],
+                                    "n_occurrences": [n, n]})
+
+
+def _theta_ladder(halving_factor: float, seeds: int, n: int = 20000):
+    """A path of 8 scales over 4 decades whose theta halves every `halving_factor` of scale:
+    theta(x) = 0.4 * x^(-ln 2 / ln F). Pairs at m x match singles at x when
+    1 - (1 - theta(m x))^2 = theta(x), i.e. m a little above F (theta(m x) = 1 - sqrt(1 -
+    theta(x)) is a little above theta(x) / 2)."""
+    xs = np.repeat(np.logspace(0, 4, 8), seeds)
+    theta = 0.4 * xs ** (-np.log(2) / np.log(halving_factor))
+    return [_FakeModel(t, n) for t in theta], np.arange(xs.size), xs
+
+
+@pytest.mark.parametrize("factor,status", [(3.0, "holds"), (40.0, "fails")])
+def test_doubling_verdict_against_ten(factor, status):
+    # theta halves every 3x (so pairs match singles at about 3.3x: 10x doubles k) or every
+    # 40x (it does not). 20,000 occurrences per competence: theta's binomial sd is under 2%
+    # of theta, so the multiplier's interval is a few percent wide, far from 10 either way.
+    from sim.measure.trained_verdicts import DOUBLING_HEADLINE, doubling_verdict
+
+    results, idx, xs = _theta_ladder(factor, seeds=3)
+    v, d = doubling_verdict(results, idx, xs, "params", n_boot=100, seed=1)
+    assert v.status == status, v.line()
+    assert v.detects == "theta_scaling"
+    # the exact multiplier per scale, theta(m x) = 1 - sqrt(1 - theta(x)), and its median over
+    # the scales whose match lies inside the ladder; the estimate interpolates log f linearly
+    # in log x between grid points 3.7x apart, and log(2 theta - theta^2) is a power law up to
+    # a term of order theta, so 10% covers the interpolation error
+    th = 0.4 * xs ** (-np.log(2) / np.log(factor))
+    m = (th / (1 - np.sqrt(1 - th))) ** (np.log(factor) / np.log(2))
+    inside = m * xs <= xs.max()
+    assert v.value == pytest.approx(np.median(m[inside]), rel=0.1)
+    assert v.interval[0] <= v.value <= v.interval[1]
+    assert (v.interval[1] <= DOUBLING_HEADLINE) == (status == "holds")
+
+
+def test_doubling_verdict_with_one_seed_is_inconclusive():
+    from sim.measure.trained_verdicts import doubling_verdict
+
+    results, idx, xs = _theta_ladder(3.0, seeds=1)
+    v, _ = doubling_verdict(results, idx, xs, "params", n_boot=100, seed=1)
+    assert v.status == "inconclusive" and "one model (seed) per scale" in v.reason
+    assert 2.5 < v.value < 3.9  # the estimate is still reported (about 3.1; see above)
+
+
+def test_doubling_law_verdict_needs_a_prediction_inside_the_law():
+    # measured m = 4 (draws 3.6 .. 4.4) against the law's m: within 1.5 holds, a factor 4
+    # off fails, and a law that can lower delta far enough for only 3 of 8 models (floored by
+    # its other term) has no prediction: inconclusive, whatever the numbers
+    from sim.measure.trained_verdicts import doubling_law_verdict
+
+    draws = np.linspace(3.6, 4.4, 101)
+    ok = doubling_law_verdict(4.0, draws, 4.5, 8, 8, None, "params")
+    off = doubling_law_verdict(4.0, draws, 16.0, 8, 8, None, "params")
+    floored = doubling_law_verdict(4.0, draws, 4.5, 3, 8, None, "params")
+    gated = doubling_law_verdict(4.0, draws, 4.5, 8, 8, "rms too large", "params")
+    assert (ok.status, off.status, floored.status, gated.status) == (
+        "holds", "fails", "inconclusive", "inconclusive")
+    assert "3 of 8 models" in floored.reason and "rms too large" in gated.reason
+    assert off.value == pytest.approx(0.25)

@@ -199,6 +199,13 @@ def plot_doubling(run, path: Path) -> Path:
     if np.isfinite(p).any():
         ax.plot(s["x"].to_numpy(), p, "k:", label="fitted law + exact tensorization")
     ax.axhline(10.0, color="grey", lw=0.8)
+    v = run.verdicts.get("doubling_tensor_1_to_2")
+    if v is not None and v.value is not None and np.isfinite(v.value) and v.interval:
+        # the verdict: the measured median and its interval, as a band across the path
+        lo, hi = v.interval
+        ax.axhspan(lo, hi if np.isfinite(hi) else ax.get_ylim()[1], color="C0", alpha=0.15,
+                   label=f"median measured m, {int(round(100 * v.level))}% interval: "
+                         f"{v.status.upper()} against 10")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("scale (path coordinate)")

@@ -71,6 +71,13 @@ def verdict_lines(run) -> list[str]:
                      f"{_fmt(tod.min())}–{_fmt(tod.max())} (Markov: θ ≤ 2δ when ε = 0).")
     if "doubling_tensor_1_to_2" in V:
         lines.append(_v(V["doubling_tensor_1_to_2"]))
+    if "doubling_law" in V:
+        d = run.doubling
+        lines.append(_v(V["doubling_law"])
+                     + (f" Law's m: {_fmt(d.get('predicted_median'))} (median of "
+                        f"{d.get('predicted_models', 0)} models; the m that halves δ_fit: "
+                        f"{_fmt(d.get('halving_median'))})."
+                        if d.get("predicted_median") is not None else ""))
     bad = s.filter(~s["bound_holds"])
     lines.append(f"Theorem 8 (finite-size) held for {s.height - bad.height} of {s.height} models"
                  + ("." if bad.height == 0 else
