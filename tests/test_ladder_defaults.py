@@ -160,9 +160,13 @@ def test_default_workers_follow_the_ladders_estimated_time(monkeypatch):
     core (at most one per width) above it, and one with a scheduler."""
     import os
 
-    from sim.cli import train as cli_train
     from sim.corpus import CorpusConfig
-    from sim.learners.trained.cost import CorpusShape, ladder_seconds
+    from sim.learners.trained.cost import (
+        AUTO_WORKERS_SECONDS,
+        CorpusShape,
+        default_workers,
+        ladder_seconds,
+    )
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
     d = DEFAULTS["chain"]
@@ -173,7 +177,7 @@ def test_default_workers_follow_the_ladders_estimated_time(monkeypatch):
     small = (shape, [4], [100], [0], 5, d["batch"], "cpu", "mlp")
     for args in (big, small):
         one = ladder_seconds(args[0], args[1], len(args[2]) * len(args[3]), args[4], args[5])
-        want = 1 if one < cli_train.AUTO_WORKERS_SECONDS else min(4, len(args[1]))
-        assert cli_train._auto_workers(*args, None) == want
-    assert cli_train._auto_workers(*big, "tcp://127.0.0.1:8786") == 1
-    assert cli_train._auto_workers(*small, None) == 1
+        want = 1 if one < AUTO_WORKERS_SECONDS else min(4, len(args[1]))
+        assert default_workers(*args, None) == want
+    assert default_workers(*big, "tcp://127.0.0.1:8786") == 1
+    assert default_workers(*small, None) == 1

@@ -48,29 +48,6 @@ _CORPUS_OPTIONS = {"n_skills": "--skills", "k": "--k", "vocab": "--vocab", "nois
                    "corpus_seed": "--corpus-seed"}
 
 
-#: a ladder estimated above this many seconds in one process trains on one worker per core
-#: by default (a Dask cluster costs seconds to start; below this it would not pay)
-AUTO_WORKERS_SECONDS = 60.0
-
-
-def _auto_workers(shape, widths, n_datas, seeds, steps, batch, device, model,
-                  scheduler) -> int:
-    """The default ``--workers``: 1 with a scheduler, on a GPU or for a ladder estimated under
-    `AUTO_WORKERS_SECONDS` in one process (`sim.learners.trained.cost.ladder_seconds`); else
-    one per core, at most one per width (a worker trains one width's cells together). The
-    predictions are the same bytes whatever the worker count."""
-    import os
-
-    from sim.learners.trained.cost import ladder_seconds
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if scheduler is not None or device != "cpu" or (cores or 1) < 2:
-        return 1
-    one = ladder_seconds(shape, widths, len(n_datas) * len(seeds), steps, batch, parallel=1,
-                         device=device, model=model)
-    return 1 if one < AUTO_WORKERS_SECONDS else max(1, min(int(cores), len(widths)))
-
-
 def _defaults_help() -> str:
     out = []
     for task, d in DEFAULTS.items():
@@ -234,7 +211,7 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     # the cost check takes the cells' mean steps (a cell's cost is linear in its steps)
     cell_steps = mean_steps(defaults, n_datas, steps, epochs, batch)
     ref = dict(defaults, steps=mean_steps(defaults))
-    from sim.learners.trained.cost import CorpusShape, check_ladder
+    from sim.learners.trained.cost import CorpusShape, check_ladder, default_workers
     from sim.learners.trained.train import resolve_device
 
     resolve_device(device)
@@ -253,8 +230,8 @@ def train(ctx, task, corpus_dir, n_skills, k, vocab, noise, skill_dist, n_bits, 
     else:
         shape = CorpusShape.from_corpus(corpus)
     if workers is None:
-        workers = _auto_workers(shape, widths, n_datas, seeds, cell_steps, batch, device,
-                                model, scheduler)
+        workers = default_workers(shape, widths, n_datas, seeds, cell_steps, batch, device,
+                                  model, scheduler)
     check_ladder(shape, widths, n_datas, seeds, cell_steps, batch, workers=workers,
                  scheduler=scheduler, device=device, yes=yes, defaults=ref, model=model)
     # the run folder's disk before the training, not after it (per-model tables like a

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from theory.errors import ParameterError
 
 __all__ = [
+    "AUTO_WORKERS_SECONDS",
+    "default_workers",
     "CPU_FLOPS",
     "GPU_FLOPS",
     "STEP_OVERHEAD_S",
@@ -416,6 +418,29 @@ def ladder_seconds(shape: CorpusShape, widths: Sequence[int], n_cells_per_width:
     cells = [cell_seconds(shape, w, steps, batch, device, model) for w in widths]
     total = float(n_cells_per_width) * sum(cells)
     return max(total / max(1, int(parallel)), max(cells))
+
+
+#: a ladder estimated above this many seconds in one process trains on one worker per core
+#: by default (a Dask cluster costs seconds to start; below this it would not pay)
+AUTO_WORKERS_SECONDS = 60.0
+
+
+def default_workers(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[int],
+                    seeds: Sequence[int], steps: int, batch: int, device: str = "cpu",
+                    model: str = "mlp", scheduler: str | None = None) -> int:
+    """The default number of training workers (`sim train --workers`): 1 with a scheduler
+    (its cluster has its own), on a GPU, on one core, or for a ladder estimated under
+    `AUTO_WORKERS_SECONDS` in one process (`ladder_seconds`); else one per core, at most one
+    per width (a worker trains one width's cells together). The predictions are the same
+    bytes whatever the worker count, so this only changes the wall time."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if scheduler is not None or device != "cpu" or (cores or 1) < 2:
+        return 1
+    one = ladder_seconds(shape, widths, len(n_datas) * len(seeds), steps, batch, parallel=1,
+                         device=device, model=model)
+    return 1 if one < AUTO_WORKERS_SECONDS else max(1, min(int(cores), len(widths)))
 
 
 def check_ladder(shape: CorpusShape, widths: Sequence[int], n_datas: Sequence[int],
