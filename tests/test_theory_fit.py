@@ -195,3 +195,35 @@ def test_bad_init_grid():
     with pytest.raises(ParameterError) as e:
         fit_loss_law(N, D, law(N, D), init_grid={"a": [1.0]})
     assert e.value.param == "init_grid"
+
+
+# --------------------------------------------------------------------------- E held fixed
+
+
+def test_fit_with_E_fixed_recovers_the_other_four_exactly():
+    # noise-free losses from the true law: held at the true E, the four remaining parameters
+    # are recovered to optimiser precision; held 20% too low, the law cannot absorb it and its
+    # residuals grow to the size of the E error relative to the losses (the smallest loss is
+    # ~1.9 here, so a 0.34 E error leaves residuals of order 0.1 in log, far above 1e-6)
+    L = law(N, D)
+    fixed = fit_loss_law(N, D, L, E_fixed=TRUE["E"])
+    assert fixed.E == TRUE["E"] and fixed.E_fixed and "E" not in fixed.identifiable
+    for p in ("A", "B", "alpha", "beta"):
+        assert getattr(fixed, p) == pytest.approx(TRUE[p], rel=1e-4), p
+    wrong = fit_loss_law(N, D, L, E_fixed=0.8 * TRUE["E"])
+    rms = np.sqrt(np.mean((np.log(wrong.predict(N, D)) - np.log(L)) ** 2))
+    assert rms > 1e-3
+    assert wrong.loss > 100 * max(fixed.loss, 1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "x"])
+def test_fit_with_E_fixed_refuses_a_bad_E(bad):
+    with pytest.raises(ParameterError, match="E_fixed"):
+        fit_loss_law(N, D, law(N, D), E_fixed=bad)
+
+
+def test_fit_with_E_fixed_needs_both_axes():
+    # with D held fixed, E absorbs B / D^beta: holding it at the irreducible loss is wrong
+    n = np.logspace(6, 9, 6)
+    with pytest.raises(ParameterError, match="E_fixed"):
+        fit_loss_law(n, np.full(6, 1e9), law(n, np.full(6, 1e9)), E_fixed=TRUE["E"])

@@ -398,3 +398,24 @@ def test_doubling_law_verdict_needs_a_prediction_inside_the_law():
         "holds", "fails", "inconclusive", "inconclusive")
     assert "3 of 8 models" in floored.reason and "rms too large" in gated.reason
     assert off.value == pytest.approx(0.25)
+
+
+def test_the_known_E_fit_recovers_a_law_the_losses_follow_exactly():
+    # a ladder whose test cross-entropies are exactly E + A/N^a + B/D^b, E the irreducible
+    # loss of label noise 0.2 over 8 answers: the ladder's fit with E held there recovers the
+    # other four parameters (to the optimiser's precision) and its residuals vanish; without
+    # label noise (E = 0 known) there is no known-E fit
+    from sim.corpus.config import irreducible_entropy
+    from sim.measure.trained_verdicts import _fit
+
+    E = irreducible_entropy(0.2, 8)
+    A, a, B, b = 30.0, 0.4, 50.0, 0.5
+    rows = [{"params": n, "tokens": float(d), "ce_test": E + A / n**a + B / d**b}
+            for n in (1e3, 1e4, 1e5, 1e6) for d in (200, 600, 2000)]
+    info = _fit(rows, n_boot=0, seed=0, entropy=E)
+    k = info["known_E"]
+    assert k["fit"]["E"] == pytest.approx(E) and k["fit"]["E_fixed"]
+    for name, want in (("A", A), ("alpha", a), ("B", B), ("beta", b)):
+        assert k["fit"][name] == pytest.approx(want, rel=1e-3), name
+    assert k["residual_rms_log"] < 1e-5
+    assert "known_E" not in _fit(rows, n_boot=0, seed=0, entropy=0.0)

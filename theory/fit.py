@@ -88,6 +88,8 @@ class LossFit:
         ``("B", "beta")`` when ``N`` is constant.
     huber_delta : float
         The Huber threshold used.
+    E_fixed : bool
+        Whether E was held at a given value (`fit_loss_law`'s ``E_fixed``), not fitted.
     """
 
     E: float
@@ -99,6 +101,7 @@ class LossFit:
     n_points: int
     identifiable: tuple[str, ...] = _ALL
     huber_delta: float = 1e-3
+    E_fixed: bool = False
 
     def excess(self, N, D):
         """The fitted excess loss ``A/N^alpha + B/D^beta`` (broadcast over `N`, `D`).
@@ -234,8 +237,9 @@ def _init_points(grid, terms) -> np.ndarray:
     return np.array(list(itertools.product(*values)), dtype=float)
 
 
-def _minimize(logX, logL, delta, starts):
-    """Best L-BFGS-B run of `_objective` over `starts` (rows ``(c.., e, p..)``).
+def _minimize(logX, logL, delta, starts, e_fixed: float | None = None):
+    """Best L-BFGS-B run of `_objective` over `starts` (rows ``(c.., e, p..)``); with
+    `e_fixed` (log E) the coordinate ``e`` is held there (equal bounds).
 
     Works in centred coordinates: with ``u = log x - mean(log x)`` the coefficient
     ``c' = c - p * mean(log x)`` is nearly uncorrelated with the exponent ``p``, which
@@ -252,9 +256,13 @@ def _minimize(logX, logL, delta, starts):
     # the optimum is ~1e-5 (measured on a 6 x 3 ladder with 0.5% noise), the early-stopping
     # problem Besiroglu et al. 2024 found in the original fit. Hence tiny ftol and gtol.
     bounds = [(None, None)] * (P + 1) + [(0.0, None)] * P
+    if e_fixed is not None:
+        bounds[P] = (e_fixed, e_fixed)
     best = None
     for x0 in starts:
         x0 = np.array(x0, dtype=float)
+        if e_fixed is not None:
+            x0[P] = e_fixed
         x0[:P] -= x0[P + 1:] * mu
         res = minimize(_objective, x0, args=(logXc, logL, delta), jac=True, method="L-BFGS-B",
                        bounds=bounds,
@@ -268,12 +276,13 @@ def _minimize(logX, logL, delta, starts):
     return x, float(best.fun)
 
 
-def _fit(N, D, L, delta, grid, n_starts, starts=None):
+def _fit(N, D, L, delta, grid, n_starts, starts=None, E_fixed: float | None = None):
     """Fit one data set; `starts` (full 5-vectors ``(a, b, e, alpha, beta)``) replaces the
-    grid screen when given. Returns the `LossFit` and the 5-vector of the optimum."""
+    grid screen when given; `E_fixed` holds E there. Returns the `LossFit` and the 5-vector
+    of the optimum."""
     vary_n, vary_d = _axes(N, D)
     terms = [i for i, v in enumerate((vary_n, vary_d)) if v]
-    n_params = 2 * len(terms) + 1
+    n_params = 2 * len(terms) + (E_fixed is None)
     if N.size < n_params:
         raise ParameterError(
             "L", f"needs at least {n_params} observations to fit {n_params} parameters; "
@@ -283,20 +292,31 @@ def _fit(N, D, L, delta, grid, n_starts, starts=None):
     logL = np.log(L)
     P = len(terms)
     cols = [*terms, 2, *(3 + i for i in terms)]  # positions in (a, b, e, alpha, beta)
+    if E_fixed is not None and P < 2:
+        raise ParameterError("E_fixed", "needs both N and D to vary: with one held fixed, E "
+                             "absorbs that axis's term and is not the irreducible loss")
+    e_fixed = None if E_fixed is None else float(np.log(E_fixed))
     if starts is None:
-        X = _screen(logX, logL, delta, _init_points(grid, terms), n_starts)
+        X = _init_points(grid, terms)
+        if e_fixed is not None:  # the grid's e values collapse onto log E_fixed
+            X[:, P] = e_fixed
+            X = np.unique(X, axis=0)
+        X = _screen(logX, logL, delta, X, n_starts)
     else:
         X = np.asarray(starts, dtype=float)[:, cols]
-    x, value = _minimize(logX, logL, delta, X)
+    x, value = _minimize(logX, logL, delta, X, e_fixed)
     full = np.zeros(5)
     full[cols] = x
     ident = _ALL if P == 2 else (("A", "alpha") if vary_n else ("B", "beta"))
+    if E_fixed is not None:
+        ident = tuple(p for p in ident if p != "E")
     with np.errstate(over="ignore"):  # a degenerate fit may push a log-coefficient to +inf
         fit = LossFit(E=float(np.exp(full[2])),
                       A=float(np.exp(full[0])) if vary_n else 0.0,
                       B=float(np.exp(full[1])) if vary_d else 0.0,
                       alpha=float(full[3]), beta=float(full[4]), loss=value,
-                      n_points=int(N.size), identifiable=ident, huber_delta=float(delta))
+                      n_points=int(N.size), identifiable=ident, huber_delta=float(delta),
+                      E_fixed=E_fixed is not None)
     return fit, full
 
 
@@ -327,7 +347,8 @@ def _check_n_starts(n_starts, low: int = 1):
 
 
 def fit_loss_law(N, D, L, *, huber_delta: float = 1e-3, init_grid=None,
-                 n_starts: int | None = DEFAULT_N_STARTS) -> LossFit:
+                 n_starts: int | None = DEFAULT_N_STARTS,
+                 E_fixed: float | None = None) -> LossFit:
     """Fit ``L(N, D) = E + A/N^alpha + B/D^beta`` by Hoffmann et al.'s approach 3.
 
     Minimises ``sum_i Huber_delta(LSE(a - alpha log N_i, b - beta log D_i, e) - log L_i)``
@@ -354,6 +375,11 @@ def fit_loss_law(N, D, L, *, huber_delta: float = 1e-3, init_grid=None,
         Names of an axis that is constant in the data are ignored.
     n_starts : int or None
         How many of the best grid points to start L-BFGS-B from (None: all).
+    E_fixed : float, optional
+        Hold E at this value (> 0) and fit the other parameters: the law with a *known*
+        irreducible loss (e.g. the entropy of label noise). ``identifiable`` then omits
+        ``"E"`` and ``E_fixed`` is True; comparing its residuals with the free fit's says
+        whether the data are consistent with that E.
 
     Returns
     -------
@@ -371,7 +397,15 @@ def fit_loss_law(N, D, L, *, huber_delta: float = 1e-3, init_grid=None,
     N, D, L = _observations(N, D, L)
     delta = _check_delta(huber_delta)
     n_starts = _check_n_starts(n_starts)
-    return _fit(N, D, L, delta, init_grid, n_starts)[0]
+    if E_fixed is not None:
+        try:
+            e = float(E_fixed)
+        except (TypeError, ValueError):
+            e = float("nan")
+        if not (np.isfinite(e) and e > 0):
+            raise ParameterError("E_fixed", f"must be a finite number > 0; got {E_fixed!r}")
+        E_fixed = e
+    return _fit(N, D, L, delta, init_grid, n_starts, E_fixed=E_fixed)[0]
 
 
 def bootstrap_fit(N, D, L, *, n_boot: int = 200, seed: int = 0, ci: float = 0.95,

@@ -215,7 +215,7 @@ def measure_ladder(corpus: Corpus, models: list, *, axis: str | None = None,
     path_axis, mask, x = ladder_path(params, tokens, axis)
     for r, xi in zip(rows, x, strict=True):
         r["x"] = float(xi)
-    fit_info = _fit(rows, n_boot, seed)
+    fit_info = _fit(rows, n_boot, seed, entropy=corpus.config.entropy)
     cols, dsum = _doubling(rows, fit_info, path_axis, mask, x, corpus.config)
     for j, r in enumerate(rows):
         for c, v in cols.items():

@@ -38,6 +38,14 @@ def verdict_lines(run) -> list[str]:
                      f"{iv('alpha')}, B = {_fmt(f['B'])}, b = {_fmt(f['beta'])}{iv('beta')} "
                      f"(identifiable: {', '.join(f['identifiable'])}; rms log residual "
                      f"{_fmt(q['rms_log_residual'] if q else fit.get('residual_rms_log'))}).")
+        k = fit.get("known_E")
+        if k and "fit" in k:
+            fk = k["fit"]
+            lines.append(f"Same law with E held at the known irreducible loss {_fmt(fk['E'])} "
+                         f"(a diagnostic; the gate checks the free fit): A = {_fmt(fk['A'])}, "
+                         f"a = {_fmt(fk['alpha'])}, B = {_fmt(fk['B'])}, b = "
+                         f"{_fmt(fk['beta'])}, rms log residual "
+                         f"{_fmt(k['residual_rms_log'])}.")
     else:
         lines.append(f"Loss law not fitted: {fit.get('error', 'unknown reason')}.")
     if "loss_law" in V:

@@ -41,8 +41,10 @@ def _abruptness(y: np.ndarray) -> float:
     return float(np.max(np.abs(np.diff(y))) / span)
 
 
-def _fit(rows: list[dict], n_boot: int, seed: int) -> dict:
-    """Fit the loss law to ce_test over the ladder (Hoffmann et al. approach 3)."""
+def _fit(rows: list[dict], n_boot: int, seed: int, entropy: float = 0.0) -> dict:
+    """Fit the loss law to ce_test over the ladder (Hoffmann et al. approach 3), and, when
+    the corpus's irreducible loss `entropy` is known (> 0), the same law with E held there
+    (``known_E``: a diagnostic beside the gate, which checks the free fit's E)."""
     from theory.fit import bootstrap_fit, fit_loss_law
 
     N = np.array([r["params"] for r in rows])
@@ -67,6 +69,13 @@ def _fit(rows: list[dict], n_boot: int, seed: int) -> dict:
     out["fit"] = fit.to_dict()
     out["residual_rms_log"] = float(np.sqrt(np.mean(
         (np.log(fit.predict(N[ok], D[ok])) - np.log(L[ok])) ** 2)))
+    if entropy and entropy > 0 and len(fit.identifiable) == 5:
+        try:
+            fk = fit_loss_law(N[ok], D[ok], L[ok], n_starts=FIT_STARTS, E_fixed=float(entropy))
+            out["known_E"] = {"fit": fk.to_dict(), "residual_rms_log": float(np.sqrt(np.mean(
+                (np.log(fk.predict(N[ok], D[ok])) - np.log(L[ok])) ** 2)))}
+        except (ParameterError, ArithmeticError, RuntimeError) as e:
+            out["known_E"] = {"error": str(e)}
     if n_boot > 0:
         try:
             bs = bootstrap_fit(N[ok], D[ok], L[ok], n_boot=n_boot, seed=seed,
