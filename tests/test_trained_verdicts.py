@@ -104,6 +104,22 @@ def test_the_comparator_matches_test_pieces_for_independent_questions(comp_corpu
     assert abs(d["comparator"] - P_QUESTION**3) < 0.03
 
 
+def test_composition_with_few_expected_passes_is_inconclusive(comp_corpus):
+    # right with probability 0.1 per question (0.05 on held-out pieces): a 2-skill held-out
+    # piece of 3 questions passes with chance ~1e-4 and the comparator expects about
+    # 4000 * 0.1^3 = 4 passing pieces, below MIN_EXPECTED_PASSES: whatever is counted (here
+    # about 0.5), the verdict cannot tell a cost from chance
+    from sim.measure.trained_verdicts import MIN_EXPECTED_PASSES
+
+    preds = _split_predictions(comp_corpus, {"test": 0.1, "wide": 0.1, "heldout": 0.05}, 5)
+    mp = ModelPredictions(1000, len(comp_corpus.splits["train"]), 0, preds)
+    run = measure_ladder(comp_corpus, [mp], n_boot=0, n_boot_verdicts=50, seed=5)
+    v = run.verdicts["composition_heldout_k2"]
+    d = run.verdict_details["composition"]["heldout_k2"]
+    assert d["comparator"] * d["n_clusters"] * 100 < MIN_EXPECTED_PASSES
+    assert v.status == "inconclusive" and "too few to tell" in v.reason, v.line()
+
+
 def test_wide_pieces_have_a_comparator_and_verdict(comp_corpus):
     run = _composition_run(comp_corpus, 1.0)
     v = run.verdicts["composition_wide_k4"]

@@ -246,6 +246,10 @@ def _emergence(skills_df, rows, mask, x, axis, *, n_boot: int = 0, seed: int = 0
 COMPOSITION_MARGIN = 0.05
 #: fewest bootstrap units (tuples or pieces) for a composition verdict
 MIN_CLUSTERS = 10
+#: fewest passing pieces the comparator must expect for a composition verdict: below it a
+#: count of 0 or 1 passes is chance, not a cost (0 passes against an expected 5 has Poisson
+#: probability e^-5 < 1%), and the bootstrap of a zero count is the degenerate [0, 0]
+MIN_EXPECTED_PASSES = 5.0
 #: "theta falls like the fitted excess loss": theta ∝ delta^b with b within this factor of 1
 THETA_DELTA_TOLERANCE = 1.5
 #: per-skill learning is "more abrupt than the mean" when the median per-skill abruptness
@@ -400,6 +404,9 @@ def composition_verdict(name: str, per_model: list[dict], *, n_boot: int, seed: 
         gate = f"only {n_cl} tuples/pieces (fewer than {MIN_CLUSTERS})"
     elif C <= 0:
         gate = "the comparator expects no piece to pass: nothing to compare"
+    elif C < MIN_EXPECTED_PASSES:
+        gate = (f"the comparator expects only {C:.2g} passing pieces (fewer than "
+                f"{MIN_EXPECTED_PASSES:g}): too few to tell a cost from chance")
     iv = None
     if n_boot > 0 and gate is None:
         rng = _rng(seed, "composition", name)
