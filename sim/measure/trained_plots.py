@@ -191,13 +191,22 @@ def plot_doubling(run, path: Path) -> Path:
             ax.plot(x, m, "o-", color=_pyplot().get_cmap("tab10")(j), label=f"measured, {name}")
     import polars as pl
 
-    s = run.scales.filter(pl.col("on_path")).sort("x")
-    h = s["halving_multiplier"].to_numpy()
+    # the law's multipliers per scale: the median over the seeds of that scale
+    s = (run.scales.filter(pl.col("on_path"))
+         .with_columns(pl.col("halving_multiplier", "doubling_predicted").fill_nan(None))
+         .group_by("x").agg(pl.col("halving_multiplier", "doubling_predicted").median())
+         .sort("x"))
+    def finite(col):  # inf (the law cannot halve delta on this axis) is not drawn
+        v = s[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return np.where(np.isfinite(v), v, np.nan)
+
+    h = finite("halving_multiplier")
     if np.isfinite(h).any():
-        ax.plot(s["x"].to_numpy(), h, "k--", label="fitted law: scale that halves excess loss")
-    p = s["doubling_predicted"].to_numpy()
+        ax.plot(s["x"].to_numpy(), h, "k--", marker="x",
+                label="fitted law: scale that halves excess loss")
+    p = finite("doubling_predicted")
     if np.isfinite(p).any():
-        ax.plot(s["x"].to_numpy(), p, "k:", label="fitted law + exact tensorization")
+        ax.plot(s["x"].to_numpy(), p, "k:", marker="+", label="fitted law + exact tensorization")
     ax.axhline(10.0, color="grey", lw=0.8)
     v = run.verdicts.get("doubling_tensor_1_to_2")
     if v is not None and v.value is not None and np.isfinite(v.value) and v.interval:
