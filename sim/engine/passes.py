@@ -578,98 +578,109 @@ def _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first, end_bloom,
     return hit
 
 
-@njit(parallel=True, cache=True)
-def _pass_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
-                 kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
-                 zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
-                 mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
-                 n_slabs, monotone):
-    sl_lv = np.empty((n_slabs, n_scales + 1, n), dtype=np.int64)
-    pc_lv = np.empty((n_slabs, n_scales + 1), dtype=np.int64)
-    zd = np.empty((n_slabs, k + 1, n_alpha + 1), dtype=np.int64)
+@njit(cache=True, nogil=True)
+def _pass_slab(lo, hi, key, n, k, replace, uniform, table, mu1,
+               kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
+               zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
+               mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
+               monotone):
+    """`count_pass` over pieces [lo, hi) in one thread: the per-skill level counts, the
+    pieces per level, the adversary difference array and the tuple levels of this slab.
+
+    A plain (not ``parallel``) kernel that releases the GIL: `_pass_kernel` runs one per
+    thread. numba compiles it in about half the time of the same loop under ``prange``
+    (parfor lowering of a body this large costs 20 s and more on a fresh install), at the
+    same speed per thread."""
     n_q = rows.shape[0]
-    tl = np.empty((n_slabs, n_q, n_scales + 1), dtype=np.int64)
     has_sets = sizes.shape[0] > 0
     look = pair_nb.shape[0] > 0 or has_sets
-    span = stop - start
-    for sl in prange(n_slabs):
-        lo = start + (span * sl) // n_slabs
-        hi = start + (span * (sl + 1)) // n_slabs
-        buf = np.empty(k, dtype=np.int64)
-        srt = np.empty(k, dtype=np.int64)
-        d = np.empty(k, dtype=np.int64)
-        zl = np.empty(k + 2, dtype=np.int64)
-        zv = np.empty(k, dtype=np.int64)
-        idx = np.empty(k, dtype=np.int64)
-        hv = np.empty(k, dtype=np.uint64)
-        # this thread's own tables (rows of shared arrays would share cache lines at their
-        # ends: every piece's increment would bounce the line between cores)
-        lv_row = np.zeros((n_scales + 1, n), dtype=np.int64)
-        # the per-skill level counts as bytes, carried into lv_row every 256 (exact; an
-        # eighth of the memory, so the table stays in cache at a larger |S|)
-        lv8 = np.zeros((n_scales + 1, n), dtype=np.uint8)
-        pc_row = np.zeros(n_scales + 1, dtype=np.int64)
-        zd_row = np.zeros((k + 1, n_alpha + 1), dtype=np.int64)
-        tl_row = np.zeros((n_q, n_scales + 1), dtype=np.int64)
-        for t in range(lo, hi):
-            _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
-            u = u64_to_unit(text_base(fkey, t))
-            if monotone:  # nested random rule: the leading run is the count
-                c = 0
-                for i in range(n_scales):
-                    c += u < theta[i]
-            else:
-                c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
-            pc_row[c] += 1
+    buf = np.empty(k, dtype=np.int64)
+    srt = np.empty(k, dtype=np.int64)
+    d = np.empty(k, dtype=np.int64)
+    zl = np.empty(k + 2, dtype=np.int64)
+    zv = np.empty(k, dtype=np.int64)
+    idx = np.empty(k, dtype=np.int64)
+    hv = np.empty(k, dtype=np.uint64)
+    # this thread's own tables (rows of shared arrays would share cache lines at their
+    # ends: every piece's increment would bounce the line between cores)
+    lv_row = np.zeros((n_scales + 1, n), dtype=np.int64)
+    # the per-skill level counts as bytes, carried into lv_row every 256 (exact; an
+    # eighth of the memory, so the table stays in cache at a larger |S|)
+    lv8 = np.zeros((n_scales + 1, n), dtype=np.uint8)
+    pc_row = np.zeros(n_scales + 1, dtype=np.int64)
+    zd_row = np.zeros((k + 1, n_alpha + 1), dtype=np.int64)
+    tl_row = np.zeros((n_q, n_scales + 1), dtype=np.int64)
+    for t in range(lo, hi):
+        _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
+        u = u64_to_unit(text_base(fkey, t))
+        if monotone:  # nested random rule: the leading run is the count
+            c = 0
+            for i in range(n_scales):
+                c += u < theta[i]
+        else:
+            c = _level(buf, k, u, kind, theta, q, in_z, thr, p_tie, k_train, n_scales)
+        pc_row[c] += 1
+        for j in range(k):
+            v = lv8[c, buf[j]] + 1
+            if v == 256:
+                lv_row[c, buf[j]] += 256
+                v = 0
+            lv8[c, buf[j]] = v
+        if n_alpha > 0:
+            # levels of the slots in the nested adversary family, sorted; x_a = x
+            # on [zl[x], zl[x + 1]) (difference array over a)
+            # sorted by rank, without branches: slot j goes to place 1 + (slots below
+            # it, ties broken by slot order); an empty interval adds +1 and −1 to one cell
             for j in range(k):
-                v = lv8[c, buf[j]] + 1
-                if v == 256:
-                    lv_row[c, buf[j]] += 256
-                    v = 0
-                lv8[c, buf[j]] = v
-            if n_alpha > 0:
-                # levels of the slots in the nested adversary family, sorted; x_a = x
-                # on [zl[x], zl[x + 1]) (difference array over a)
-                # sorted by rank, without branches: slot j goes to place 1 + (slots below
-                # it, ties broken by slot order); an empty interval adds +1 and −1 to one cell
-                for j in range(k):
-                    zv[j] = zlevel[buf[j]]
-                zl[0] = 0
-                for j in range(k):
-                    v = zv[j]
-                    r = 0
-                    for i in range(k):
-                        r += (zv[i] < v) | ((zv[i] == v) & (i < j))
-                    zl[r + 1] = v
-                zl[k + 1] = n_alpha
-                for x in range(k + 1):
-                    zd_row[x, zl[x]] += 1
-                    zd_row[x, zl[x + 1]] -= 1
-            if look:
-                go = _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first,
-                               end_bloom, end_shift, bloom, bloom_shift)
-                if go:
-                    if go & np.uint64(1):
-                        _count_pairs(buf, hv, k, c, tl_row, pair_ptr, pair_nb, pair_rw,
-                                     pair_bloom, pair_shift, replace)
-                    if has_sets and go & np.uint64(2):
-                        for j in range(k):
-                            srt[j] = buf[j]
-                        nd = _sorted_distinct(srt, d, k)
-                        _count_sets(d, nd, c, tl_row, skill_h, end_bloom, end_shift, tab,
-                                    sizes, rows, size, idx)
-        sl_lv[sl] = lv_row + lv8
-        pc_lv[sl] = pc_row
-        zd[sl] = zd_row
-        tl[sl] = tl_row
-    zh = np.empty((n_alpha, k + 1), dtype=np.int64)
-    zs = zd.sum(axis=0)
-    for x in range(k + 1):
-        acc = 0
-        for a in range(n_alpha):
-            acc += zs[x, a]
-            zh[a, x] = acc
-    return sl_lv.sum(axis=0), pc_lv.sum(axis=0), zh, tl.sum(axis=0)
+                zv[j] = zlevel[buf[j]]
+            zl[0] = 0
+            for j in range(k):
+                v = zv[j]
+                r = 0
+                for i in range(k):
+                    r += (zv[i] < v) | ((zv[i] == v) & (i < j))
+                zl[r + 1] = v
+            zl[k + 1] = n_alpha
+            for x in range(k + 1):
+                zd_row[x, zl[x]] += 1
+                zd_row[x, zl[x + 1]] -= 1
+        if look:
+            go = _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first,
+                           end_bloom, end_shift, bloom, bloom_shift)
+            if go:
+                if go & np.uint64(1):
+                    _count_pairs(buf, hv, k, c, tl_row, pair_ptr, pair_nb, pair_rw,
+                                 pair_bloom, pair_shift, replace)
+                if has_sets and go & np.uint64(2):
+                    for j in range(k):
+                        srt[j] = buf[j]
+                    nd = _sorted_distinct(srt, d, k)
+                    _count_sets(d, nd, c, tl_row, skill_h, end_bloom, end_shift, tab,
+                                sizes, rows, size, idx)
+    return lv_row + lv8, pc_row, zd_row, tl_row
+
+
+def _pass_kernel(start, stop, *args):
+    """`_pass_slab` over `n_slabs` consecutive slabs of [start, stop), one thread each, and
+    the slabs' integer counts added in slab order (exact, so the same bits for any slab
+    count); the adversary difference arrays summed over a into X's law per Z_a."""
+    *args, n_slabs, monotone = args
+    n_alpha = int(args[17])
+    span = stop - start
+    bounds = [(start + (span * sl) // n_slabs, start + (span * (sl + 1)) // n_slabs)
+              for sl in range(n_slabs)]
+    if n_slabs == 1:
+        parts = [_pass_slab(start, stop, *args, monotone)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=n_slabs, thread_name_prefix="sim-pass") as ex:
+            futures = [ex.submit(_pass_slab, lo, hi, *args, monotone) for lo, hi in bounds]
+            parts = [f.result() for f in futures]
+    lv, pc, zd, tl = (np.sum([p[i] for p in parts], axis=0, dtype=np.int64)
+                      for i in range(4))
+    zh = np.ascontiguousarray(np.cumsum(zd[:, :n_alpha], axis=1, dtype=np.int64).T)
+    return lv, pc, zh, tl
 
 
 def _monotone_random(rules: ScaleRules) -> bool:
