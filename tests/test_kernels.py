@@ -552,3 +552,29 @@ def test_mark_cooccurring_skills_out_of_range_never_cooccur():
         assert mark_cooccurring_np(g, tuples).tolist() == [False]
     mixed = np.array([[sk[7, 0], sk[7, 1]], [sk[7, 0], -3], [sk[7, 1], sk[7, 0]]])
     assert mark_cooccurring(g, mixed).tolist() == [True, False, True]
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@pytest.mark.parametrize("n, k, replace, dist", [
+    (2, 2, False, "uniform"),  # half the pieces repeat: many rounds of _resolve_repeats
+    (3, 3, False, "uniform"),
+    (1000, 4, False, "zipf:1.1"),  # a repeat in a quarter of the pieces
+    (6, 5, False, "zipf:3"),  # pieces still short after the rounds: the slow path
+    (1000, 8, True, "zipf:1.1"),
+    (100_000, 3, False, "uniform"),
+])
+def test_blocks_match_the_twin_across_block_boundaries(n, k, replace, dist):
+    # ranges whose ends are not multiples of BLOCK, tiny ranges, and ranges across blocks
+    from sim.engine.kernels import BLOCK
+
+    t = 3 * BLOCK + 17
+    g = skill_graph(n, t, k, skill_dist=dist, replace=replace, seed=11)
+    for a, b in [(0, t), (0, 1), (5, 6), (BLOCK - 1, BLOCK + 1), (BLOCK, 2 * BLOCK),
+                 (3, 2 * BLOCK + 5), (t - 2, t), (7, 7)]:
+        assert np.array_equal(fill_skills(g, a, b), fill_skills_np(g, a, b)), (a, b)
+        rule = RandomFailure(0.3, stream_key(2, "f"))
+        assert_counts_equal(count_failures(g, rule, a, b), count_failures_np(g, rule, a, b))
+    z = np.arange(n) % 3 == 0
+    assert np.array_equal(z_histogram(g, z, 3, t - 1)[0], z_histogram_np(g, z, 3, t - 1)[0])

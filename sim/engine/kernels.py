@@ -5,7 +5,9 @@ Every kernel regenerates the pieces' skills on the fly from the counter-based st
 ``numba.prange`` over slabs of consecutive pieces. Integer accumulation makes the result
 independent of the slab partition, hence bit-identical for any thread count or chunk size.
 Weighted (mu2) sums are accumulated in fixed point (`quantize_text_weights`) for the same
-reason.
+reason. The pieces' skills are drawn `BLOCK` pieces at a time (`_draw_block`: vectorised
+loops for the common case, a slow path for rejections and repeats), with the same bits as
+piece by piece (`_text_skills`, which the other kernels use).
 
 Failure rules (an error set Y over the pieces; docs/theory.md §2–4):
 
@@ -29,12 +31,14 @@ import numpy as np
 from numba import njit, prange
 
 from sim.engine.rng import (
+    GOLDEN,
     alias_draw,
     alias_draw_np,
     draw_index,
     draw_index_np,
     draw_u64,
     draw_u64_np,
+    mix64,
     text_base,
     text_base_np,
     u64_to_unit,
@@ -61,6 +65,7 @@ __all__ = [
     "count_slabs",
     "MAX_REJECT",
     "WEIGHT_BITS",
+    "BLOCK",
 ]
 
 #: rejections per slot before distinct sampling falls back to an exact inverse-CDF scan
@@ -69,6 +74,16 @@ MAX_REJECT = 32
 PAIR_TABLE_MAX_SKILLS = 4096
 #: fixed-point bits of the quantized mu2 weights (see `quantize_text_weights`)
 WEIGHT_BITS = 56
+#: pieces drawn at a time by `_draw_block` (its buffers: BLOCK × (k + 2) words per thread)
+BLOCK = 256
+#: rounds of extra draws for the pieces of a block with a repeat (`_resolve_repeats`)
+REPEAT_ROUNDS = 8
+#: int64 words per cache line: per-slab count rows are padded to a multiple of it
+_LINE = 8
+
+_S32 = np.uint64(32)
+_LO32 = np.uint64(0xFFFFFFFF)
+_ONE = np.uint64(1)
 
 _NONE, _RANDOM, _SKILL, _THRESHOLD = 0, 1, 2, 3
 
@@ -286,6 +301,164 @@ def _text_skills(t, out, key, n, k, replace, uniform, table, mu1):
 
 
 @njit(inline="always", cache=True)
+def _draw_block(t0, nb, key, n, k, replace, uniform, table, mu1, bufs):
+    """The skills of pieces t0 .. t0 + nb − 1 (nb <= BLOCK): ``sk[j, i]`` is slot j of piece
+    t0 + i, exactly what `_text_skills` gives it, with ``sk = bufs[1]`` (`_block_buffers`).
+
+    Why blocks: drawing piece by piece interleaves the hashing with the branches of
+    rejection and of distinct sampling, and compiles to scalar code. Here the common case
+    runs as loops over the block's pieces with no branch and no call in them, which LLVM
+    vectorises (AVX2), and only the rare cases take a slow path:
+
+    1. ``base[i] = text_base(key, t0 + i)``;
+    2. for each slot j, draw j of every piece by the plain multiply-shift
+       (``x = (u >> 32) * n``, skill ``x >> 32``; not uniform: the alias column, then, in a
+       second loop, its coin from the low 32 bits of the same word u); ``slow[i]`` bit 1
+       marks a piece where the low 32 bits of x fall below n for some slot, the only case
+       where Lemire's rejection *may* replace the word (`sim.engine.rng._lemire` rejects
+       only below ``2^32 mod n < n``: probability under n / 2^32 per slot);
+    3. without `replace`, bit 2 marks the pieces with a repeat among draws 0..k−1, which
+       `_resolve_repeats` finishes from the draws already made (those it cannot finish it
+       marks with bit 1);
+    4. the pieces with bit 1 are redone one by one by `_text_skills` itself.
+
+    Why the bits are unchanged: a piece left unmarked drew k words that Lemire accepts as
+    they are, and (distinct sampling) k different skills on the first try of each slot, so
+    `_text_skills` gives it slot j = draw j: the values in ``sk``. `_resolve_repeats` gives
+    what `_text_skills` gives (see there), and the rest is `_text_skills`. Each value
+    depends on (key, t) only, so neither the block size nor where a block starts or ends
+    changes anything.
+    """
+    base, sk, slow, buf, idx, cnt, word = bufs
+    for i in range(nb):
+        base[i] = text_base(key, t0 + i)
+        slow[i] = 0
+    if uniform:
+        n64 = np.uint64(n)
+        for j in range(k):
+            step = (np.uint64(j) + _ONE) * GOLDEN
+            row = sk[j]
+            for i in range(nb):
+                x = (mix64(base[i] + step) >> _S32) * n64
+                row[i] = np.int64(x >> _S32)
+                slow[i] |= np.uint8((x & _LO32) < n64)
+    else:
+        n64 = np.uint64(table.shape[0])
+        for j in range(k):
+            step = (np.uint64(j) + _ONE) * GOLDEN
+            row = sk[j]
+            for i in range(nb):  # the words and columns (vectorised), then the coins
+                u = mix64(base[i] + step)
+                x = (u >> _S32) * n64
+                word[i] = u
+                row[i] = np.int64(x >> _S32)
+                slow[i] |= np.uint8((x & _LO32) < n64)
+            for i in range(nb):
+                c = row[i]
+                v = table[c]
+                row[i] = c if (word[i] & _LO32) < (v >> _S32) else np.int64(v & _LO32)
+    if not replace:
+        for a in range(1, k):
+            for b in range(a):
+                ra, rb = sk[a], sk[b]
+                for i in range(nb):
+                    slow[i] |= np.uint8(ra[i] == rb[i]) << np.uint8(1)
+        m = 0
+        for i in range(nb):  # the pieces with a repeat and no possible rejection
+            idx[m] = i
+            m += np.int64(slow[i] == 2)
+        _resolve_repeats(m, idx, cnt, base, sk, slow, n, k, uniform, table)
+    for i in range(nb):
+        if slow[i] & 1:
+            _text_skills(t0 + i, buf, key, n, k, replace, uniform, table, mu1)
+            for j in range(k):
+                sk[j, i] = buf[j]
+
+
+@njit(inline="always", cache=True)
+def _plain_draw(u, n64, uniform, table):
+    """The skill of word u when Lemire accepts it: multiply-shift, through the alias table
+    when not uniform (coin: low 32 bits of u); and whether it may be rejected instead."""
+    x = (u >> _S32) * n64
+    c = np.int64(x >> _S32)
+    if not uniform:
+        v = table[c]
+        if (u & _LO32) >= (v >> _S32):
+            c = np.int64(v & _LO32)
+    return c, (x & _LO32) < n64
+
+
+@njit(inline="always", cache=True)
+def _resolve_repeats(m, idx, cnt, base, sk, slow, n, k, uniform, table):
+    """Finish the pieces `idx[:m]` of a `_draw_block` block whose draws 0..k−1 (exact: none
+    may be rejected) hold a repeat.
+
+    Successive sampling by rejection keeps the first k different values of the piece's draw
+    sequence (each draw is taken unless already in the piece) as long as no slot reaches
+    `MAX_REJECT` rejections, which cannot happen within the first k + MAX_REJECT − 1 draws
+    (k of them taken, so fewer than MAX_REJECT rejected in all). So:
+
+    - column i of ``sk`` is compacted to the first occurrences of draws 0..k−1, in order
+      (``cnt`` of them);
+    - then, in `REPEAT_ROUNDS` rounds, every piece still short of k skills takes draw
+      k + r (all of them the same draw index, in one loop over the list without a call),
+      appended when new; the list is compacted after each round;
+    - a piece whose new draw Lemire may reject, or still short after the rounds, is marked
+      ``slow |= 1``: `_draw_block` redoes it step by step with `_text_skills`.
+    """
+    for p in range(m):
+        i = idx[p]
+        c = 1
+        for b in range(1, k):
+            v = sk[b, i]
+            new = 1
+            for a in range(k - 1):  # a fixed trip count (a >= c masked): no branch to miss
+                new &= np.int64(sk[a, i] != v) | np.int64(a >= c)
+            sk[c, i] = v  # c <= b: draw b is read already
+            c += new
+        cnt[p] = c
+    n64 = np.uint64(n) if uniform else np.uint64(table.shape[0])
+    for r in range(REPEAT_ROUNDS):
+        step = (np.uint64(k + r) + _ONE) * GOLDEN
+        m2 = 0
+        for p in range(m):
+            i = idx[p]
+            c = cnt[p]
+            v, maybe_rejected = _plain_draw(mix64(base[i] + step), n64, uniform, table)
+            new = 1
+            for a in range(k - 1):  # c < k
+                new &= np.int64(sk[a, i] != v) | np.int64(a >= c)
+            sk[c, i] = v  # c < k: the piece is short
+            c += new
+            slow[i] |= np.uint8(maybe_rejected)
+            idx[m2] = i
+            cnt[m2] = c
+            m2 += np.int64(c < k) & np.int64(not maybe_rejected)
+        m = m2
+        if m == 0:
+            return
+    for p in range(m):
+        slow[idx[p]] |= np.uint8(1)
+
+
+@njit(inline="always", cache=True)
+def _block_buffers(k):
+    """One thread's buffers for `_draw_block`: ``(base, sk, slow, buf, idx, cnt, word)``.
+
+    ``sk`` (k × BLOCK, slot-major so that each slot's loop over the block is contiguous) holds
+    the block's skills; ``buf`` is a k-slot piece buffer the caller may use between blocks.
+    """
+    base = np.empty(BLOCK, dtype=np.uint64)
+    sk = np.empty((k, BLOCK), dtype=np.int64)
+    slow = np.empty(BLOCK, dtype=np.uint8)
+    buf = np.empty(k, dtype=np.int64)
+    idx = np.empty(BLOCK, dtype=np.int64)
+    cnt = np.empty(BLOCK, dtype=np.int64)
+    word = np.empty(BLOCK, dtype=np.uint64)
+    return base, sk, slow, buf, idx, cnt, word
+
+
+@njit(inline="always", cache=True)
 def _is_failed(t, buf, k, rule, fkey, theta, q, in_z, thr, p_tie):
     if rule == _NONE:
         return False
@@ -309,40 +482,73 @@ def _is_failed(t, buf, k, rule, fkey, theta, q, in_z, thr, p_tie):
 @njit(inline="always", cache=True)
 def _count_slab(lo, hi, sl, key, n, k, replace, uniform, table, mu1,
                 rule, fkey, theta, q, in_z, thr, p_tie, wq, has_w, e, f, we, wf, nft, wft):
-    buf = np.empty(k, dtype=np.int64)
+    """Accumulate pieces [lo, hi) into row `sl` of the count arrays, `BLOCK` pieces at a time.
+
+    Each block is drawn by `_draw_block` (the exact skills), then its failure flags are
+    computed (rule (a)'s coins in one tight loop: they depend on t only), then the counts are
+    accumulated slot by slot. Integer sums, so the order of accumulation changes nothing.
+    """
+    bufs = _block_buffers(k)
+    sk, buf = bufs[1], bufs[3]
+    fail = np.empty(BLOCK, dtype=np.uint8)
     e_row, f_row, we_row, wf_row = e[sl], f[sl], we[sl], wf[sl]  # this slab's accumulators
     n_failed = 0
     w_failed = 0
-    for t in range(lo, hi):
-        _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
-        failed = _is_failed(t, buf, k, rule, fkey, theta, q, in_z, thr, p_tie)
-        for j in range(k):
-            e_row[buf[j]] += 1
-        if failed:
-            n_failed += 1
-            for j in range(k):
-                f_row[buf[j]] += 1
-        if has_w:
-            w = wq[t]
-            for j in range(k):
-                we_row[buf[j]] += w
-            if failed:
-                w_failed += w
+    for t0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - t0)
+        _draw_block(t0, nb, key, n, k, replace, uniform, table, mu1, bufs)
+        if rule == _RANDOM:
+            for i in range(nb):
+                fail[i] = np.uint8(u64_to_unit(text_base(fkey, t0 + i)) < theta)
+        elif rule == _NONE:
+            fail[:nb] = 0
+        else:
+            for i in range(nb):
                 for j in range(k):
-                    wf_row[buf[j]] += w
+                    buf[j] = sk[j, i]
+                fail[i] = np.uint8(_is_failed(t0 + i, buf, k, rule, fkey, theta, q, in_z, thr,
+                                              p_tie))
+        for j in range(k):
+            row = sk[j]
+            for i in range(nb):
+                e_row[row[i]] += 1
+        if rule != _NONE:
+            for i in range(nb):
+                if fail[i]:
+                    n_failed += 1
+                    for j in range(k):
+                        f_row[sk[j, i]] += 1
+        if has_w:
+            for i in range(nb):
+                w = wq[t0 + i]
+                for j in range(k):
+                    we_row[sk[j, i]] += w
+                if fail[i]:
+                    w_failed += w
+                    for j in range(k):
+                        wf_row[sk[j, i]] += w
     nft[sl] += n_failed
     wft[sl] += w_failed
+
+
+@njit(inline="always", cache=True)
+def _padded(n):
+    """Row length of per-slab count arrays: n rounded up to whole cache lines, plus one line,
+    so that no two slabs' counts share a cache line (no false sharing between threads, which
+    matters for small |S|: 2 skills x 8 slabs fit in one line otherwise)."""
+    return (n + 2 * _LINE - 1) // _LINE * _LINE
 
 
 @njit(parallel=True, cache=True)
 def _count_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
                   rule, fkey, theta, q, in_z, thr, p_tie, wq, has_w, n_slabs):
-    e = np.zeros((n_slabs, n), dtype=np.int64)
-    f = np.zeros((n_slabs, n), dtype=np.int64)
-    nw = n if has_w else 1
+    npad = _padded(n)
+    e = np.zeros((n_slabs, npad), dtype=np.int64)
+    f = np.zeros((n_slabs, npad), dtype=np.int64)
+    nw = npad if has_w else 1
     we = np.zeros((n_slabs, nw), dtype=np.int64)
     wf = np.zeros((n_slabs, nw), dtype=np.int64)
-    nft = np.zeros(n_slabs, dtype=np.int64)
+    nft = np.zeros(n_slabs, dtype=np.int64)  # written once per slab: no sharing to avoid
     wft = np.zeros(n_slabs, dtype=np.int64)
     m = stop - start
     for sl in prange(n_slabs):
@@ -350,28 +556,38 @@ def _count_kernel(start, stop, key, n, k, replace, uniform, table, mu1,
         hi = start + (m * (sl + 1)) // n_slabs
         _count_slab(lo, hi, sl, key, n, k, replace, uniform, table, mu1, rule, fkey, theta, q,
                     in_z, thr, p_tie, wq, has_w, e, f, we, wf, nft, wft)
-    return e.sum(axis=0), f.sum(axis=0), we.sum(axis=0), wf.sum(axis=0), nft.sum(), wft.sum()
+    nwk = n if has_w else 1
+    return (e.sum(axis=0)[:n].copy(), f.sum(axis=0)[:n].copy(), we.sum(axis=0)[:nwk].copy(),
+            wf.sum(axis=0)[:nwk].copy(), nft.sum(), wft.sum())
 
 
 @njit(parallel=True, cache=True)
 def _zhist_kernel(start, stop, key, n, k, replace, uniform, table, mu1, in_z, wq, has_w,
                   n_slabs):
-    h = np.zeros((n_slabs, k + 1), dtype=np.int64)
-    hw = np.zeros((n_slabs, k + 1), dtype=np.int64)
+    width = _padded(k + 1)
+    h = np.zeros((n_slabs, width), dtype=np.int64)
+    hw = np.zeros((n_slabs, width), dtype=np.int64)
     m = stop - start
     for sl in prange(n_slabs):
         lo = start + (m * sl) // n_slabs
         hi = start + (m * (sl + 1)) // n_slabs
-        buf = np.empty(k, dtype=np.int64)
-        for t in range(lo, hi):
-            _text_skills(t, buf, key, n, k, replace, uniform, table, mu1)
-            x = 0
+        bufs = _block_buffers(k)
+        sk = bufs[1]
+        x = np.empty(BLOCK, dtype=np.int64)
+        for t0 in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - t0)
+            _draw_block(t0, nb, key, n, k, replace, uniform, table, mu1, bufs)
+            x[:nb] = 0
             for j in range(k):
-                x += in_z[buf[j]]
-            h[sl, x] += 1
+                row = sk[j]
+                for i in range(nb):
+                    x[i] += in_z[row[i]]
+            for i in range(nb):
+                h[sl, x[i]] += 1
             if has_w:
-                hw[sl, x] += wq[t]
-    return h.sum(axis=0), hw.sum(axis=0)
+                for i in range(nb):
+                    hw[sl, x[i]] += wq[t0 + i]
+    return h.sum(axis=0)[:k + 1].copy(), hw.sum(axis=0)[:k + 1].copy()
 
 
 @njit(parallel=True, cache=True)
@@ -380,11 +596,14 @@ def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out, n_sl
     for sl in prange(n_slabs):
         lo = (m * sl) // n_slabs
         hi = (m * (sl + 1)) // n_slabs
-        buf = np.empty(k, dtype=np.int64)  # one buffer per slab, not per piece
-        for i in range(lo, hi):
-            _text_skills(start + i, buf, key, n, k, replace, uniform, table, mu1)
-            for j in range(k):
-                out[i, j] = buf[j]
+        bufs = _block_buffers(k)  # one set of buffers per slab
+        sk = bufs[1]
+        for i0 in range(lo, hi, BLOCK):
+            nb = min(BLOCK, hi - i0)
+            _draw_block(start + i0, nb, key, n, k, replace, uniform, table, mu1, bufs)
+            for i in range(nb):
+                for j in range(k):
+                    out[i0 + i, j] = sk[j, i]
 
 
 @njit(inline="always", cache=True)
