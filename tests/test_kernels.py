@@ -578,3 +578,18 @@ def test_blocks_match_the_twin_across_block_boundaries(n, k, replace, dist):
         assert_counts_equal(count_failures(g, rule, a, b), count_failures_np(g, rule, a, b))
     z = np.arange(n) % 3 == 0
     assert np.array_equal(z_histogram(g, z, 3, t - 1)[0], z_histogram_np(g, z, 3, t - 1)[0])
+
+
+def test_slab_bounds_split_a_range_evenly_and_in_order():
+    # the thread pool's slabs (sim.engine.slabs): consecutive, covering, sizes within one
+    from sim.engine.slabs import run_slabs, slab_bounds
+
+    for start, stop, n in ((0, 10, 3), (5, 6, 4), (7, 7, 2), (3, 1000003, 16)):
+        b = slab_bounds(start, stop, n)
+        assert len(b) == n and b[0][0] == start and b[-1][1] == stop
+        assert all(b[i][1] == b[i + 1][0] for i in range(n - 1))
+        sizes = [hi - lo for lo, hi in b]
+        assert max(sizes) - min(sizes) <= 1
+        # results come back in slab order whatever order the threads finish in
+        assert run_slabs(lambda lo, hi, x: (lo, hi, x), start, stop, n, "a") == \
+            [(lo, hi, "a") for lo, hi in b]

@@ -590,20 +590,27 @@ def _zhist_kernel(start, stop, key, n, k, replace, uniform, table, mu1, in_z, wq
     return h.sum(axis=0)[:k + 1].copy(), hw.sum(axis=0)[:k + 1].copy()
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True, nogil=True)
+def _fill_slab(lo, hi, start, key, n, k, replace, uniform, table, mu1, out):
+    """Rows [lo − start, hi − start) of `fill_skills`' output: the skills of pieces
+    [lo, hi), drawn a block at a time (`_draw_block`). One thread's share
+    (`sim.engine.slabs.run_slabs`); the threads write disjoint rows."""
+    bufs = _block_buffers(k)
+    sk = bufs[1]
+    for t0 in range(lo, hi, BLOCK):
+        nb = min(BLOCK, hi - t0)
+        _draw_block(t0, nb, key, n, k, replace, uniform, table, mu1, bufs)
+        r0 = t0 - start
+        for i in range(nb):
+            for j in range(k):
+                out[r0 + i, j] = sk[j, i]
+
+
 def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out, n_slabs):
-    m = stop - start
-    for sl in prange(n_slabs):
-        lo = (m * sl) // n_slabs
-        hi = (m * (sl + 1)) // n_slabs
-        bufs = _block_buffers(k)  # one set of buffers per slab
-        sk = bufs[1]
-        for i0 in range(lo, hi, BLOCK):
-            nb = min(BLOCK, hi - i0)
-            _draw_block(start + i0, nb, key, n, k, replace, uniform, table, mu1, bufs)
-            for i in range(nb):
-                for j in range(k):
-                    out[i0 + i, j] = sk[j, i]
+    from sim.engine.slabs import run_slabs
+
+    run_slabs(_fill_slab, start, stop, n_slabs, start, key, n, k, replace, uniform, table,
+              mu1, out)
 
 
 @njit(inline="always", cache=True)

@@ -55,6 +55,7 @@ from sim.engine.rng import (
     u64_to_unit,
     u64_to_unit_np,
 )
+from sim.engine.slabs import run_slabs
 from sim.vocab import PAIR_FILTER_BITS, filter_bytes  # re-exported: the engine's sizes
 
 __all__ = [
@@ -666,17 +667,7 @@ def _pass_kernel(start, stop, *args):
     count); the adversary difference arrays summed over a into X's law per Z_a."""
     *args, n_slabs, monotone = args
     n_alpha = int(args[17])
-    span = stop - start
-    bounds = [(start + (span * sl) // n_slabs, start + (span * (sl + 1)) // n_slabs)
-              for sl in range(n_slabs)]
-    if n_slabs == 1:
-        parts = [_pass_slab(start, stop, *args, monotone)]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=n_slabs, thread_name_prefix="sim-pass") as ex:
-            futures = [ex.submit(_pass_slab, lo, hi, *args, monotone) for lo, hi in bounds]
-            parts = [f.result() for f in futures]
+    parts = run_slabs(_pass_slab, start, stop, n_slabs, *args, monotone)
     lv, pc, zd, tl = (np.sum([p[i] for p in parts], axis=0, dtype=np.int64)
                       for i in range(4))
     zh = np.ascontiguousarray(np.cumsum(zd[:, :n_alpha], axis=1, dtype=np.int64).T)
