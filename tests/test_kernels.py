@@ -593,3 +593,21 @@ def test_slab_bounds_split_a_range_evenly_and_in_order():
         # results come back in slab order whatever order the threads finish in
         assert run_slabs(lambda lo, hi, x: (lo, hi, x), start, stop, n, "a") == \
             [(lo, hi, "a") for lo, hi in b]
+
+
+def test_sum_slabs_adds_every_slab_once_whatever_the_threads():
+    # integer per-slab counts (here: a histogram of t mod 7 over each slab) added as the
+    # slabs finish: the total equals one pass over the whole range for any slab and thread
+    # count, including more slabs than threads
+    from sim.engine.slabs import MIN_SLAB, n_slabs, sum_slabs
+
+    def slab(lo, hi, m):
+        return (np.bincount(np.arange(lo, hi) % m, minlength=m).astype(np.int64),
+                np.array([hi - lo], dtype=np.int64))
+
+    want = slab(3, 100_003, 7)
+    for slabs, threads in ((1, 1), (5, 2), (16, 3), (7, 8)):
+        got = sum_slabs(slab, 3, 100_003, slabs, 7, threads=threads)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    assert n_slabs(10, 2) == 2 and n_slabs(0, 2) == 1
+    assert n_slabs(100 * MIN_SLAB, 2) == 8 and n_slabs(3 * MIN_SLAB, 2) == 3

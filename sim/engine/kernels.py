@@ -606,11 +606,11 @@ def _fill_slab(lo, hi, start, key, n, k, replace, uniform, table, mu1, out):
                 out[r0 + i, j] = sk[j, i]
 
 
-def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out, n_slabs):
-    from sim.engine.slabs import run_slabs
+def _fill_kernel(start, stop, key, n, k, replace, uniform, table, mu1, out, threads):
+    from sim.engine.slabs import n_slabs, run_slabs
 
-    run_slabs(_fill_slab, start, stop, n_slabs, start, key, n, k, replace, uniform, table,
-              mu1, out)
+    run_slabs(_fill_slab, start, stop, n_slabs(stop - start, threads), start, key, n, k,
+              replace, uniform, table, mu1, out, threads=threads)
 
 
 @njit(inline="always", cache=True)

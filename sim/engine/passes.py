@@ -55,7 +55,7 @@ from sim.engine.rng import (
     u64_to_unit,
     u64_to_unit_np,
 )
-from sim.engine.slabs import run_slabs
+from sim.engine.slabs import n_slabs, sum_slabs
 from sim.vocab import PAIR_FILTER_BITS, filter_bytes  # re-exported: the engine's sizes
 
 __all__ = [
@@ -662,14 +662,14 @@ def _pass_slab(lo, hi, key, n, k, replace, uniform, table, mu1,
 
 
 def _pass_kernel(start, stop, *args):
-    """`_pass_slab` over `n_slabs` consecutive slabs of [start, stop), one thread each, and
-    the slabs' integer counts added in slab order (exact, so the same bits for any slab
-    count); the adversary difference arrays summed over a into X's law per Z_a."""
-    *args, n_slabs, monotone = args
+    """`_pass_slab` over consecutive slabs of [start, stop) on `threads` threads (the
+    next-to-last argument; `sim.engine.slabs.sum_slabs`), the slabs' integer counts added
+    (exact, so the same bits for any slab or thread count); the adversary difference
+    arrays summed over a into X's law per Z_a."""
+    *args, threads, monotone = args
     n_alpha = int(args[17])
-    parts = run_slabs(_pass_slab, start, stop, n_slabs, *args, monotone)
-    lv, pc, zd, tl = (np.sum([p[i] for p in parts], axis=0, dtype=np.int64)
-                      for i in range(4))
+    lv, pc, zd, tl = sum_slabs(_pass_slab, start, stop, n_slabs(stop - start, threads),
+                               *args, monotone, threads=threads)
     zh = np.ascontiguousarray(np.cumsum(zd[:, :n_alpha], axis=1, dtype=np.int64).T)
     return lv, pc, zh, tl
 
