@@ -91,7 +91,6 @@ def _doubling(rows, fit_info, axis, mask, x, cfg) -> tuple[dict, dict]:
     """Measured and predicted "10x scale doubles k" along the ladder's path."""
     from scipy.optimize import brentq
 
-    from sim.measure.doubling import match_multiplier
     from theory.tensor import theta_for_tuples
 
     n = len(rows)
@@ -107,13 +106,8 @@ def _doubling(rows, fit_info, axis, mask, x, cfg) -> tuple[dict, dict]:
     def measured(c1_name, c2_name):
         c1 = np.array([rows[i].get(c1_name, np.nan) for i in idx], dtype=float)
         c2 = np.array([rows[i].get(c2_name, np.nan) for i in idx], dtype=float)
-        gx, g1 = _curve_by_x(xs, c1)
-        _, g2 = _curve_by_x(xs, c2)
-        if gx.size < 2 or not (np.isfinite(g1).all() and np.isfinite(g2).all()):
-            return gx, np.full(gx.shape, np.nan)
-        m = match_multiplier(gx, 1.0 - g1, 1.0 - g2)
-        # a scale where k'-tuples all fail (or all succeed) has nothing to match
-        return gx, np.where((g1 > 0) & (g1 < 1), m, np.nan)
+        # no match inside the ladder: unknown (NaN), whatever the ladder's reach
+        return _path_multipliers(xs, c1, c2, np.arange(idx.size), np.inf)
 
     gx, m_tensor = measured("competence_tensor_k1", "competence_tensor_k2")
     readings["tensor_1_to_2"] = m_tensor
