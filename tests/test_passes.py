@@ -9,6 +9,10 @@ import pytest
 from sim.engine.graph import skill_graph
 from sim.engine.kernels import RandomFailure, count_failures, mark_cooccurring, z_histogram
 from sim.engine.passes import (
+    BIT_MID,
+    BIT_MID_FIRST,
+    BIT_PAIR,
+    BIT_WHOLE,
     PAIR_FILTER_BITS,
     ScaleRules,
     count_pass,
@@ -18,6 +22,7 @@ from sim.engine.passes import (
     filter_bytes,
     judge_pieces,
     judge_pieces_np,
+    prefilter_pass_rate,
     tuple_index,
 )
 from sim.engine.rng import stream_key
@@ -111,13 +116,89 @@ def test_filters_hold_every_queried_pair_and_mid_set_and_few_others():
         assert has(idx.pair_bloom, key[ok], idx.pair_shift).all()
         m3 = idx.size[3000:] == 3
         r3 = idx.rows[3000:][m3]
-        assert idx.mid_first[r3[:, 0]].all()
+        assert (idx.skill_bits[r3[:, 0]] & BIT_MID_FIRST).all()
         assert has(idx.end_bloom, h[r3[:, 0]] + h[r3[:, 1]], idx.end_shift).all()
         assert has(idx.end_bloom, (h[r3[:, 1]] + h[r3[:, 2]]) * np.uint64(0xBF58476D1CE4E5B9),
                    idx.end_shift).all()
         other = rng.integers(0, n, (20_000, 2))
         assert has(idx.pair_bloom, h[other[:, 0]] + h[other[:, 1]], idx.pair_shift).sum() < 160
     assert idx.pair_bloom.nbytes * 8 >= PAIR_FILTER_BITS * 3000
+
+
+def test_skill_bits_and_whole_filter_hold_every_queried_set():
+    # The skill bytes the pass reads first must flag every skill of every queried set (else
+    # the prefilter would drop a piece that holds it), and the blocked filter of whole sets
+    # must have both bits of each set's word set.
+    rng = np.random.default_rng(3)
+    n = 5000
+    pairs, mids, wholes = (rng.integers(0, n, (400, 2)), rng.integers(0, n, (300, 3)),
+                           rng.integers(0, n, (300, 4)))
+    idx = tuple_index([pairs, mids, wholes], n, 4)
+    b = idx.skill_bits
+    for m, bit in ((2, BIT_PAIR), (3, BIT_MID), (4, BIT_WHOLE)):
+        r = idx.rows[idx.size == m][:, :m]
+        assert (b[r] & bit).all()
+    r3 = idx.rows[idx.size == 3]
+    assert (b[r3[:, 0]] & BIT_MID_FIRST).all()
+    r4 = idx.rows[idx.size == 4][:, :4]
+    with np.errstate(over="ignore"):
+        h = idx.skill_h[r4].sum(axis=1, dtype=np.uint64)
+    i = h >> np.uint64(idx.bloom_shift)
+    w = idx.bloom[(i >> np.uint64(6)).astype(np.int64)]
+    m = (np.uint64(1) << (i & np.uint64(63))) | (np.uint64(1) << (h & np.uint64(63)))
+    assert ((w & m) == m).all()
+    # few random whole pieces pass the two-bit filter (300 sets in 512 words)
+    other = rng.integers(0, n, (20_000, 4))
+    with np.errstate(over="ignore"):
+        h = idx.skill_h[other].sum(axis=1, dtype=np.uint64)
+    i = h >> np.uint64(idx.bloom_shift)
+    w = idx.bloom[(i >> np.uint64(6)).astype(np.int64)]
+    m = (np.uint64(1) << (i & np.uint64(63))) | (np.uint64(1) << (h & np.uint64(63)))
+    assert ((w & m) == m).sum() < 100
+    # the prefilter's estimate: rare at |S| = 5000 with these sets, certain on 3 skills
+    assert prefilter_pass_rate(idx, np.full(n, 1.0 / n), 4) < 0.2
+    small = tuple_index([np.array([[0, 1], [1, 2]])], 3, 2)
+    assert prefilter_pass_rate(small, np.full(3, 1 / 3), 2) > 0.5
+
+
+def _saturated(idx):
+    """The index with every filter all ones and every skill byte set: no piece is let go
+    before the exact lookups."""
+    import dataclasses
+
+    full = np.uint64(0xFFFFFFFFFFFFFFFF)
+    return dataclasses.replace(idx, pair_bloom=np.full_like(idx.pair_bloom, full),
+                               end_bloom=np.full_like(idx.end_bloom, full),
+                               bloom=np.full_like(idx.bloom, full),
+                               skill_bits=np.full_like(idx.skill_bits, 0xFF))
+
+
+@pytest.mark.parametrize("n_skills,iid,k", [(60, True, 4), (60, False, 4), (5000, True, 4),
+                                             (5000, False, 6), (3, True, 4)])
+def test_prefilter_and_saturated_filters_change_no_count(n_skills, iid, k):
+    # Adversarial cases for the filters: every skill of the pieces has queried partners
+    # (tuples cut from the graph's own pieces, so they are held), pieces repeat skills
+    # (i.i.d. slots, 3 skills with k = 4), and filters that pass everything. With the
+    # prefilter forced on, forced off and automatic, and with saturated filters, every count
+    # equals the numpy twin's.
+    g = skill_graph(n_skills, 3000, k, replace=iid, seed=11)
+    sk = g.skills(0, 3000).astype(np.int64)
+    rng = np.random.default_rng(12)
+    pick = rng.choice(3000, 400, replace=False)
+    tuples = [sk[pick[:150]][:, :2], sk[pick[150:250]][:, 1:4], sk[pick[250:]],
+              sk[pick[:50]][:, : k - 1], rng.integers(0, n_skills, (100, 2)),
+              rng.integers(0, n_skills, (60, k))]
+    idx = tuple_index(tuples, n_skills, k)
+    rules = _rules()["random"] if n_skills == 60 else ScaleRules(
+        "random", stream_key(2, "failure"), 5, theta=THETA)
+    ref = count_pass_np(g, rules, index=idx)
+    assert ref.tuple_levels.sum() > 0
+    for index in (idx, _saturated(idx)):
+        for pre in (None, True, False):
+            got = count_pass(g, rules, index=index, prefilter=pre)
+            for name in ("skill_levels", "piece_levels", "tuple_levels"):
+                np.testing.assert_array_equal(getattr(got, name), getattr(ref, name),
+                                              err_msg=f"{name} prefilter={pre}")
 
 
 def test_counts_add_over_ranges_and_do_not_depend_on_threads():

@@ -35,6 +35,7 @@ Each numba kernel has a numpy twin (suffix ``_np``); the tests compare them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -73,6 +74,7 @@ __all__ = [
     "fill_pieces",
     "fill_pieces_np",
     "pass_bytes",
+    "prefilter_pass_rate",
     "filter_bytes",
     "PAIR_FILTER_BITS",
 ]
@@ -151,15 +153,22 @@ class TupleIndex:
       skill's queried partners, ``pair_nb[pair_ptr[a] : pair_ptr[a + 1]]`` (rows in
       ``pair_rw``; both ways), which also drops the filter's false positives;
     - ``bloom``: sets of exactly k skills (the size of a training piece, which must then *be*
-      the set): a one-hash Bloom filter (64 bits per set) of the sum of ``skill_h`` over the
-      piece;
-    - ``mid_first`` and ``end_bloom``: sets of 3..k−1 skills (i.i.d. tuples with a repeat, or
+      the set): a blocked Bloom filter (64 bits per set) of the sum h of ``skill_h`` over the
+      piece, two bits of one word per set (the word and the first bit from the top bits of h,
+      the second bit from its low 6 bits: one load, about 1 piece in 1000 passes);
+    - ``skill_bits`` and ``end_bloom``: sets of 3..k−1 skills (i.i.d. tuples with a repeat, or
       k' < k): a piece may hold one only if one of its skills is the smallest skill of such a
-      set (``mid_first``, one byte per skill) and it has both a pair that is the first two
-      skills of such a set and a pair that is the last two (``end_bloom``, keyed on the pair's
-      sum and on that sum times an odd constant, ``end_shift``).
+      set (`BIT_MID_FIRST`), three of its slots are skills of such sets (`BIT_MID`), and it
+      has both a pair that is the first two skills of such a set and a pair that is the last
+      two (``end_bloom``, keyed on the pair's sum and on that sum times an odd constant,
+      ``end_shift``).
 
-    A filter that no queried set needs is one empty word and passes no piece.
+    ``skill_bits`` (one byte per skill) also says which skills are in a queried pair
+    (`BIT_PAIR`) and in a queried set of k skills (`BIT_WHOLE`). Where few pieces have two
+    pair skills, or k whole-set skills, or three mid-set skills (`prefilter_pass_rate` under
+    the graph's mu1; large |S|), the pass reads a piece's k bytes first and skips the hashes
+    and the filters for every other piece: the byte table is |S| bytes where the hashes are
+    8 |S|. A filter that no queried set needs is one empty word and passes no piece.
     """
 
     rows: np.ndarray
@@ -169,7 +178,7 @@ class TupleIndex:
     pair_rw: np.ndarray
     pair_bloom: np.ndarray
     pair_shift: int
-    mid_first: np.ndarray
+    skill_bits: np.ndarray
     end_bloom: np.ndarray
     end_shift: int
     skill_h: np.ndarray
@@ -185,7 +194,7 @@ class TupleIndex:
 
     def args(self):
         return (self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw,
-                self.pair_bloom, np.uint64(self.pair_shift), self.mid_first, self.end_bloom,
+                self.pair_bloom, np.uint64(self.pair_shift), self.skill_bits, self.end_bloom,
                 np.uint64(self.end_shift), self.skill_h, self.bloom, np.uint64(self.bloom_shift),
                 self.tab, self.sizes)
 
@@ -194,7 +203,7 @@ class TupleIndex:
         """Bytes of every table of the index."""
         return int(sum(a.nbytes for a in (
             self.rows, self.size, self.pair_ptr, self.pair_nb, self.pair_rw, self.pair_bloom,
-            self.mid_first, self.end_bloom, self.skill_h, self.bloom, self.tab, self.sizes,
+            self.skill_bits, self.end_bloom, self.skill_h, self.bloom, self.tab, self.sizes,
             self.canon)))
 
 
@@ -258,11 +267,15 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
             h = skill_h[ab[:, 0]] + skill_h[ab[:, 1]]
         _set_bits(pair_bloom, h >> np.uint64(pair_shift))
     mid = hashed[size[hashed] < k]
-    mid_first = np.zeros(n_skills, dtype=np.uint8)
+    skill_bits = np.zeros(n_skills, dtype=np.uint8)
+    if first:
+        skill_bits[ab.ravel()] |= BIT_PAIR
     end_bloom = np.zeros(_bloom_words(2 * mid.shape[0], PAIR_FILTER_BITS), dtype=np.uint64)
     end_shift = _bloom_shift(end_bloom.shape[0])
     if mid.shape[0]:
-        mid_first[rows[mid, 0]] = 1
+        skill_bits[rows[mid, 0]] |= BIT_MID_FIRST
+        mr = rows[mid]
+        skill_bits[mr[mr >= 0]] |= BIT_MID
         m = size[mid]
         with np.errstate(over="ignore"):
             h_first = skill_h[rows[mid, 0]] + skill_h[rows[mid, 1]]
@@ -272,9 +285,12 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     whole = hashed[size[hashed] == k]
     bloom = np.zeros(_bloom_words(whole.shape[0]), dtype=np.uint64)
     bloom_shift = _bloom_shift(bloom.shape[0])
+    skill_bits[rows[whole, :k].ravel()] |= BIT_WHOLE
     with np.errstate(over="ignore"):
         h = skill_h[rows[whole, :k]].sum(axis=1, dtype=np.uint64)
-    _set_bits(bloom, h >> np.uint64(bloom_shift))
+    hi = h >> np.uint64(bloom_shift)
+    _set_bits(bloom, hi)
+    _set_bits(bloom, ((hi >> np.uint64(6)) << np.uint64(6)) | (h & np.uint64(63)))
     n_tab = 1
     while n_tab < 2 * max(1, hashed.shape[0]):
         n_tab *= 2
@@ -306,7 +322,7 @@ def tuple_index(tuples: list[np.ndarray] | np.ndarray, n_skills: int, k: int) ->
     pair_nb = np.ascontiguousarray(ends[:, 1], dtype=np.int32)
     pair_rw = np.ascontiguousarray(ends[:, 2], dtype=np.int32)
     return TupleIndex(rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
-                      mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
+                      skill_bits, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
                       canon)
 
 
@@ -339,6 +355,11 @@ def _set_bits(bits: np.ndarray, i: np.ndarray) -> None:
 
 #: odd multiplier of the last-pair key in ``end_bloom`` (SplitMix64's first constant)
 _END_MUL = np.uint64(0xBF58476D1CE4E5B9)
+#: `TupleIndex.skill_bits`: the skill is the smallest of a queried set of 3..k−1 skills; is
+#: in a queried pair; is in a queried set of k skills; is in a queried set of 3..k−1 skills
+BIT_MID_FIRST, BIT_PAIR, BIT_WHOLE, BIT_MID = 1, 2, 4, 8
+#: `count_pass` reads the skill bytes first when at most this share of pieces passes them
+PREFILTER_MAX_RATE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -552,22 +573,40 @@ def _count_sets(d, nd, lvl, tl, skill_h, end_bloom, end_shift, tab, sizes, rows,
 
 
 @njit(inline="always", cache=True)
-def _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first, end_bloom, end_shift,
-              bloom, bloom_shift):
+def _may_hold(buf, hv, k, skill_h, skill_bits, prefilter, pair_bloom, pair_shift, end_bloom,
+              end_shift, bloom, bloom_shift):
     """Which kinds of queried sets the piece may hold (the filters of `TupleIndex`, which
-    never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. Straight-line ORs;
-    fills hv[:k] with the slots' skill hashes."""
-    h = np.uint64(0)
+    never miss a piece that holds one): bit 0 pairs, bit 1 larger sets. With `prefilter`, a
+    piece whose skill bytes rule out every kind is let go before its hashes are read.
+    Straight-line ORs; fills hv[:k] with the slots' skill hashes (when it reads them)."""
     starts = np.uint8(0)
+    if prefilter:
+        n_pair = 0
+        n_mid = 0
+        every = np.uint8(0xFF)
+        for j in range(k):
+            b = skill_bits[buf[j]]
+            n_pair += (b >> 1) & 1
+            n_mid += (b >> 3) & 1
+            every &= b
+            starts |= b
+        if n_pair < 2 and not (every & BIT_WHOLE) and not ((starts & BIT_MID_FIRST)
+                                                           and n_mid >= 3):
+            return np.uint64(0)
+    else:
+        for j in range(k):
+            starts |= skill_bits[buf[j]]
+    h = np.uint64(0)
     for j in range(k):
         hv[j] = skill_h[buf[j]]
         h += hv[j]
-        starts |= mid_first[buf[j]]
-    hit = _bit(bloom, np.int64(h >> bloom_shift)) << np.uint64(1)
+    i = h >> bloom_shift  # a blocked filter: two bits of one word
+    m = (np.uint64(1) << (i & np.uint64(63))) | (np.uint64(1) << (h & np.uint64(63)))
+    hit = np.uint64((bloom[np.int64(i >> np.uint64(6))] & m) == m) << np.uint64(1)
     for a in range(k):
         for b in range(a + 1, k):
             hit |= _bit(pair_bloom, np.int64((hv[a] + hv[b]) >> pair_shift))
-    if starts:
+    if starts & BIT_MID_FIRST:
         f = np.uint64(0)
         last = np.uint64(0)
         for a in range(k):
@@ -583,8 +622,8 @@ def _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first, end_bloom,
 def _pass_slab(lo, hi, key, n, k, replace, uniform, table, mu1,
                kind, fkey, theta, q, in_z, thr, p_tie, k_train, n_scales,
                zlevel, n_alpha, rows, size, pair_ptr, pair_nb, pair_rw, pair_bloom, pair_shift,
-               mid_first, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
-               monotone):
+               skill_bits, end_bloom, end_shift, skill_h, bloom, bloom_shift, tab, sizes,
+               monotone, prefilter):
     """`count_pass` over pieces [lo, hi) in one thread: the per-skill level counts, the
     pieces per level, the adversary difference array and the tuple levels of this slab.
 
@@ -646,8 +685,8 @@ def _pass_slab(lo, hi, key, n, k, replace, uniform, table, mu1,
                 zd_row[x, zl[x]] += 1
                 zd_row[x, zl[x + 1]] -= 1
         if look:
-            go = _may_hold(buf, hv, k, skill_h, pair_bloom, pair_shift, mid_first,
-                           end_bloom, end_shift, bloom, bloom_shift)
+            go = _may_hold(buf, hv, k, skill_h, skill_bits, prefilter, pair_bloom,
+                           pair_shift, end_bloom, end_shift, bloom, bloom_shift)
             if go:
                 if go & np.uint64(1):
                     _count_pairs(buf, hv, k, c, tl_row, pair_ptr, pair_nb, pair_rw,
@@ -663,15 +702,33 @@ def _pass_slab(lo, hi, key, n, k, replace, uniform, table, mu1,
 
 def _pass_kernel(start, stop, *args):
     """`_pass_slab` over consecutive slabs of [start, stop) on `threads` threads (the
-    next-to-last argument; `sim.engine.slabs.sum_slabs`), the slabs' integer counts added
+    third-to-last argument; `sim.engine.slabs.sum_slabs`), the slabs' integer counts added
     (exact, so the same bits for any slab or thread count); the adversary difference
     arrays summed over a into X's law per Z_a."""
-    *args, threads, monotone = args
+    *args, threads, monotone, prefilter = args
     n_alpha = int(args[17])
     lv, pc, zd, tl = sum_slabs(_pass_slab, start, stop, n_slabs(stop - start, threads),
-                               *args, monotone, threads=threads)
+                               *args, monotone, prefilter, threads=threads)
     zh = np.ascontiguousarray(np.cumsum(zd[:, :n_alpha], axis=1, dtype=np.int64).T)
     return lv, pc, zh, tl
+
+
+def prefilter_pass_rate(index: TupleIndex, mu1: np.ndarray, k: int) -> float:
+    """An estimate (exact for i.i.d. slots) of the share of pieces whose skill bytes let them
+    on to the hashes (`TupleIndex.skill_bits`): two slots in queried pairs, or all k in
+    whole sets, or three in mid-sized sets — under the skill measure `mu1`."""
+    b = index.skill_bits
+    mu = np.asarray(mu1, dtype=np.float64)
+    p_pair = float(np.clip(mu[(b & BIT_PAIR) != 0].sum(), 0.0, 1.0))
+    p_whole = float(np.clip(mu[(b & BIT_WHOLE) != 0].sum(), 0.0, 1.0))
+    p_mid = float(np.clip(mu[(b & BIT_MID) != 0].sum(), 0.0, 1.0))
+    return min(1.0, _at_least(2, k, p_pair) + p_whole ** k + _at_least(3, k, p_mid))
+
+
+def _at_least(m: int, k: int, p: float) -> float:
+    """P(Binomial(k, p) >= m)."""
+    return max(0.0, 1.0 - sum(math.comb(k, i) * p ** i * (1.0 - p) ** (k - i)
+                              for i in range(min(m, k + 1))))
 
 
 def _monotone_random(rules: ScaleRules) -> bool:
@@ -694,7 +751,7 @@ def pass_bytes(n_skills: int, n_scales: int, n_tuples: int, threads: int | None 
 
 def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
                zlevel: np.ndarray | None = None, n_alpha: int = 0, start: int | None = None,
-               stop: int | None = None) -> PassCounts:
+               stop: int | None = None, prefilter: bool | None = None) -> PassCounts:
     """One pass over pieces [start, stop) of `graph` for every scale of `rules`.
 
     Parameters
@@ -706,6 +763,9 @@ def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
         (``n_alpha`` = never); None skips the z-histograms.
     n_alpha : number of adversary sets.
     start, stop : the piece range (default all); counts of disjoint ranges add up.
+    prefilter : read the pieces' skill bytes before their hashes (`TupleIndex.skill_bits`);
+        None: where `prefilter_pass_rate` is at most `PREFILTER_MAX_RATE`. Only the speed
+        depends on it, never a count.
     """
     if graph.mu2 is not None:
         raise ValueError("count_pass needs the uniform text measure (mu2 = None)")
@@ -720,9 +780,11 @@ def count_pass(graph, rules: ScaleRules, *, index: TupleIndex | None = None,
          else np.ascontiguousarray(np.minimum(zlevel, na), np.int64))
     if zlevel is not None and z.shape != (s.n_skills,):
         raise ValueError(f"zlevel must have length {s.n_skills}; got {z.shape}")
+    if prefilter is None:
+        prefilter = prefilter_pass_rate(idx, s.mu1, s.k) <= PREFILTER_MAX_RATE
     lv, pc, zh, tl = _pass_kernel(start, stop, *s.args(), *rules.args(s.n_skills), z, na,
                                   *idx.args(), _n_slabs(stop - start),
-                                  _monotone_random(rules))
+                                  _monotone_random(rules), bool(prefilter))
     return PassCounts(lv, pc, zh, tl[idx.canon])
 
 
